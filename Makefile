@@ -1,0 +1,37 @@
+# Dev commands live here; CI calls exactly these.
+VENV   ?= .venv
+PYTHON ?= python3
+UV     := $(VENV)/bin/uv
+UV_VERSION := 0.13.9
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: run test lint check install install-dev bench clean
+
+$(UV):
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+install: $(UV)  ## runtime dependencies, exactly as locked in uv.lock
+	$(UV) sync --frozen --inexact --quiet
+
+install-dev: $(UV)  ## runtime + test/lint dependencies, as locked
+	$(UV) sync --frozen --inexact --quiet --extra dev
+
+run: install  ## serve on http://127.0.0.1:8000 with embedded SQLite + local files
+	$(VENV)/bin/skyferry serve
+
+test: install-dev  ## the whole suite; Postgres tests need 127.0.0.1:5432 (they fail, not skip, under CI=true)
+	$(VENV)/bin/pytest
+
+lint: install-dev
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/mypy
+
+check: lint test
+
+bench: install-dev
+	$(VENV)/bin/python bench/jobs.py
+
+clean:
+	rm -rf $(VENV) .skyferry .mypy_cache .ruff_cache .pytest_cache

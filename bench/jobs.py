@@ -1,0 +1,315 @@
+"""Job engine benchmark: no-op throughput and latency, and fan-out efficiency.
+
+Every number comes from real processes: `skyferry worker` subprocesses run the jobs, and jobs
+are submitted either through Python (a JobEngine that runs no workers) or through HTTP
+(`skyferry serve --no-workers`). Latency is submit→done as the database recorded it
+(created_at → finished_at), so client polling adds nothing. Fan-out efficiency is
+ideal / actual run time of one job fanning 1000 items of 100 ms out at concurrency 50.
+
+    .venv/bin/python bench/jobs.py [--jobs 1000] [--backends sqlite,postgres] [--quick]
+
+Writes bench/results/jobs.json and prints a Markdown table for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from skyferry.app import build_runtime  # noqa: E402
+from skyferry.config import Settings, load_settings  # noqa: E402
+from skyferry.jobs.demo import DemoParams  # noqa: E402
+from skyferry.jobs.engine import JobEngine  # noqa: E402
+from skyferry.jobs.kinds import get_kind  # noqa: E402
+from skyferry.jobs.models import Job  # noqa: E402
+from skyferry.storage import migrations  # noqa: E402
+
+SKYFERRY = str(Path(sys.executable).parent / "skyferry")
+POSTGRES_ADMIN = os.environ.get(
+    "SKYFERRY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+RESULTS = Path(__file__).parent / "results" / "jobs.json"
+
+
+@contextmanager
+def database(backend: str, workdir: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{workdir}/{uuid.uuid4().hex[:8]}/bench.db"
+        return
+    name = f"skyferry_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def environment(database_url: str, workdir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SKYFERRY_")}
+    env.update(
+        SKYFERRY_DATABASE_URL=database_url,
+        SKYFERRY_BLOB_URL=f"file://{workdir}/blobs",
+        SKYFERRY_AUTO_MIGRATE="true",
+        SKYFERRY_LOG_LEVEL="WARNING",
+        SKYFERRY_SHUTDOWN_GRACE_SECONDS="0",
+    )
+    return env
+
+
+@contextmanager
+def processes(commands: list[list[str]], env: dict[str, str], log: Path) -> Iterator[None]:
+    started = []
+    with log.open("ab") as out:
+        for command in commands:
+            started.append(subprocess.Popen([SKYFERRY, *command], env=env, stdout=out, stderr=out))
+    try:
+        yield
+    finally:
+        for process in started:
+            process.terminate()
+        for process in started:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def wait_for_workers(settings: Settings, count: int, timeout: float = 60) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(settings.sqlalchemy_url)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            try:
+                with engine.connect() as connection:
+                    seen = connection.execute(sa.text("SELECT COUNT(*) FROM skyferry_workers"))
+                    if seen.scalar_one() >= count:
+                        time.sleep(1.0)  # let each worker's queue thread make its first poll
+                        return
+            except sa.exc.OperationalError:
+                pass  # tables not migrated yet
+            time.sleep(0.2)
+    finally:
+        engine.dispose()
+    raise TimeoutError(f"{count} workers did not start")
+
+
+def stats(jobs: list[Job], wall_seconds: float) -> dict[str, Any]:
+    failed = [job for job in jobs if job.status.value != "succeeded"]
+    latencies = sorted(
+        (job.finished_at - job.created_at).total_seconds() * 1000
+        for job in jobs
+        if job.finished_at
+    )
+    first = min(job.created_at for job in jobs)
+    last = max(job.finished_at for job in jobs if job.finished_at)
+    span = (last - first).total_seconds()
+    return {
+        "jobs": len(jobs),
+        "failed": len(failed),
+        "jobs_per_second": round(len(jobs) / span, 1),
+        "client_wall_seconds": round(wall_seconds, 3),
+        "latency_ms_p50": round(statistics.median(latencies), 1),
+        "latency_ms_p99": round(latencies[int(len(latencies) * 0.99) - 1], 1),
+    }
+
+
+async def submit_python(engine: JobEngine, count: int) -> list[str]:
+    kind = get_kind("demo")
+    assert kind is not None
+    params = DemoParams(steps=0)
+    semaphore = asyncio.Semaphore(32)
+
+    async def one() -> str:
+        async with semaphore:
+            job, _ = await engine.submit(kind, params)
+            return job.id
+
+    return await asyncio.gather(*(one() for _ in range(count)))
+
+
+async def submit_http(url: str, count: int) -> list[str]:
+    limits = httpx.Limits(max_connections=32)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+        semaphore = asyncio.Semaphore(32)
+
+        async def one() -> str:
+            async with semaphore:
+                response = await client.post("/jobs/demo", json={"steps": 0})
+                response.raise_for_status()
+                return str(response.json()["id"])
+
+        return await asyncio.gather(*(one() for _ in range(count)))
+
+
+async def wait_all(engine: JobEngine, ids: list[str], timeout: float = 600) -> list[Job]:
+    deadline = time.monotonic() + timeout
+    done: dict[str, Job] = {}
+    while len(done) < len(ids):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(ids) - len(done)} jobs did not finish")
+        pending = [job_id for job_id in ids if job_id not in done]
+        for job in await engine.get_many(pending):
+            if job.status.is_final:
+                done[job.id] = job
+        await asyncio.sleep(0.2)
+    return [done[job_id] for job_id in ids]
+
+
+def noop_run(backend: str, worker_count: int, via: str, count: int, workdir: Path) -> dict[str, Any]:
+    with database(backend, workdir) as url:
+        env = environment(url, workdir)
+        settings = load_settings(database_url=url, blob_url=f"file://{workdir}/blobs")
+        rt = build_runtime(settings)
+        migrations.upgrade(rt.database)
+        commands = [["worker"] for _ in range(worker_count)]
+        port = 18000 + os.getpid() % 1000
+        if via == "http":
+            commands.append(["serve", "--no-workers", "--port", str(port)])
+        with processes(commands, env, workdir / "bench.log"):
+            wait_for_workers(settings, worker_count)
+            client = JobEngine(rt, run_workers=False)
+            client.start()
+            try:
+                if via == "http":
+                    wait_http(f"http://127.0.0.1:{port}")
+                started = time.perf_counter()
+                if via == "http":
+                    ids = asyncio.run(submit_http(f"http://127.0.0.1:{port}", count))
+                else:
+                    ids = asyncio.run(submit_python(client, count))
+                jobs = asyncio.run(wait_all(client, ids))
+                wall = time.perf_counter() - started
+            finally:
+                client.stop(0)
+                rt.database.dispose()
+    result = {"backend": backend, "workers": worker_count, "via": via, **stats(jobs, wall)}
+    print(json.dumps(result), flush=True)
+    return result
+
+
+def fanout_run(backend: str, workdir: Path, items: int, concurrency: int, seconds: float) -> dict[str, Any]:
+    with database(backend, workdir) as url:
+        env = environment(url, workdir)
+        settings = load_settings(database_url=url, blob_url=f"file://{workdir}/blobs")
+        rt = build_runtime(settings)
+        migrations.upgrade(rt.database)
+        with processes([["worker"]], env, workdir / "bench.log"):
+            wait_for_workers(settings, 1)
+            client = JobEngine(rt, run_workers=False)
+            client.start()
+            try:
+                kind = get_kind("demo")
+                assert kind is not None
+                params = DemoParams(
+                    steps=items, seconds_per_step=seconds, parallel=concurrency, record_steps=False
+                )
+                job_id = asyncio.run(client.submit(kind, params))[0].id
+                job = asyncio.run(client.wait(job_id, poll_seconds=0.1))
+            finally:
+                client.stop(0)
+                rt.database.dispose()
+    assert job.status.value == "succeeded", job
+    assert job.started_at and job.finished_at
+    ideal = items * seconds / concurrency
+    actual = (job.finished_at - job.started_at).total_seconds()
+    result = {
+        "backend": backend,
+        "items": items,
+        "concurrency": concurrency,
+        "item_seconds": seconds,
+        "ideal_seconds": round(ideal, 3),
+        "actual_seconds": round(actual, 3),
+        "efficiency": round(ideal / actual, 3),
+    }
+    print(json.dumps(result), flush=True)
+    return result
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise TimeoutError(url)
+
+
+def markdown(noop: list[dict[str, Any]], fanout: list[dict[str, Any]]) -> str:
+    lines = [
+        "| backend | workers | submitted via | jobs | jobs/s | p50 ms | p99 ms |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in noop:
+        lines.append(
+            f"| {r['backend']} | {r['workers']} | {r['via']} | {r['jobs']} | "
+            f"{r['jobs_per_second']} | {r['latency_ms_p50']} | {r['latency_ms_p99']} |"
+        )
+    lines += ["", "| backend | items | concurrency | ideal s | actual s | efficiency |", "|---|---|---|---|---|---|"]
+    for r in fanout:
+        lines.append(
+            f"| {r['backend']} | {r['items']} | {r['concurrency']} | {r['ideal_seconds']} | "
+            f"{r['actual_seconds']} | {r['efficiency']} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=1000)
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--quick", action="store_true", help="200 jobs, one round per case")
+    args = parser.parse_args()
+    count = 200 if args.quick else args.jobs
+    backends = args.backends.split(",")
+    noop: list[dict[str, Any]] = []
+    fanout: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="skyferry-bench-") as tmp:
+        workdir = Path(tmp)
+        for backend in backends:
+            fanout.append(fanout_run(backend, workdir, 1000, 50, 0.1))
+            for workers in (1, 2):
+                for via in ("python", "http"):
+                    noop.append(noop_run(backend, workers, via, count, workdir))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "when": datetime.now(UTC).isoformat(timespec="seconds"),
+                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+                "noop": noop,
+                "fanout": fanout,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(markdown(noop, fanout))
+
+
+if __name__ == "__main__":
+    main()

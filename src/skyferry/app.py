@@ -1,0 +1,103 @@
+"""Builds the FastAPI app from settings; its lifespan starts and stops storage and the job engine."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+
+from skyferry import __version__
+from skyferry.config import Settings, load_settings
+from skyferry.jobs import api as jobs_api
+from skyferry.jobs import demo
+from skyferry.jobs.engine import JobEngine
+from skyferry.jobs.runtime import Runtime
+from skyferry.logs import configure_logging
+from skyferry.middleware import RequestIdMiddleware
+from skyferry.problems import install_problem_handlers, problem_response
+from skyferry.storage import migrations
+from skyferry.storage.blobs import open_blob_store
+from skyferry.storage.errors import StorageError
+from skyferry.storage.sql import check_database, create_engine
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    settings.ensure_local_dirs()
+    database = create_engine(settings.sqlalchemy_url)
+    blobs = open_blob_store(settings.blob_url, endpoint_url=settings.aws_endpoint_url)
+    return Runtime(settings=settings, database=database, blobs=blobs)
+
+
+def create_app(settings: Settings | None = None, *, run_workers: bool | None = None) -> FastAPI:
+    """One app per call, nothing shared at import time, so tests can build several."""
+    settings = settings or load_settings()
+    workers = settings.workers if run_workers is None else run_workers
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings)
+        rt = build_runtime(settings)
+        if settings.migrate_on_start:
+            await asyncio.to_thread(migrations.upgrade, rt.database)
+        engine = JobEngine(rt, run_workers=workers)
+        await asyncio.to_thread(engine.start)
+        app.state.runtime = rt
+        app.state.jobs = engine
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(engine.stop)
+            rt.database.dispose()
+
+    app = FastAPI(
+        title="skyferry",
+        version=__version__,
+        summary="Web services and durable jobs that run unchanged on a laptop, containers or Lambda.",
+        lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
+    )
+    install_problem_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["Location", "ETag", "X-Request-ID"],
+        )
+
+    @app.get("/health", tags=["operations"], summary="Liveness: the process answers")
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/ready", tags=["operations"], summary="Readiness: database and blob store reachable")
+    async def ready() -> JSONResponse:
+        rt: Runtime = app.state.runtime
+        down: dict[str, str] = {}
+        try:
+            await asyncio.to_thread(check_database, rt.database)
+        except StorageError as exc:
+            down["database"] = str(exc)
+        try:
+            await rt.blobs.check()
+        except StorageError as exc:
+            down["blobs"] = str(exc)
+        if down:
+            return problem_response(
+                503,
+                "not ready: " + ", ".join(sorted(down)) + " unreachable",
+                title="Service Unavailable",
+                instance="/ready",
+                checks=down,
+            )
+        return JSONResponse({"status": "ready", "checks": {"database": "ok", "blobs": "ok"}})
+
+    if "demo" in settings.services:
+        app.include_router(demo.router)
+    app.include_router(jobs_api.router)
+    return app

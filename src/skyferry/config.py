@@ -1,0 +1,168 @@
+"""Settings: the only place that reads the environment (prefix ``SKYFERRY_``, ``.env`` supported)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LogFormat = Literal["json", "text"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+DEFAULT_HOME = Path(".skyferry")
+KNOWN_SERVICES = ("demo",)
+
+
+class ConfigurationError(Exception):
+    """A setting has a value skyferry cannot use; the message names the variable."""
+
+
+def _split_csv(value: object) -> object:
+    """Accept ``a,b`` as well as a JSON list, because that is what people type into env files."""
+    if isinstance(value, str):
+        stripped = value.strip()
+        if stripped.startswith("["):
+            import json
+
+            return json.loads(stripped)
+        return [item.strip() for item in stripped.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Everything skyferry can be told, each field read from ``SKYFERRY_<FIELD>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SKYFERRY_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    database_url: str = Field(
+        default=f"sqlite:///{DEFAULT_HOME}/skyferry.db",
+        description="SQLAlchemy URL of the application database: sqlite:///path or postgresql://…",
+    )
+    system_database_url: str | None = Field(
+        default=None,
+        description="URL of the DBOS system database; derived from database_url when unset.",
+    )
+    blob_url: str = Field(
+        default=f"file://./{DEFAULT_HOME}/blobs",
+        description="Blob store: file://path, memory://, or s3://bucket/prefix.",
+    )
+    aws_endpoint_url: str | None = Field(
+        default=None,
+        validation_alias="AWS_ENDPOINT_URL",
+        description="S3-compatible endpoint (MinIO, moto, LocalStack); read without the prefix, as AWS tools do.",
+    )
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="Accepted X-API-Key values; empty means open."
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    log_level: LogLevel = "INFO"
+    log_format: LogFormat = "json"
+    services: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["demo"], description="Services to mount, comma-separated."
+    )
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    workers: bool = Field(default=True, description="Run job workers inside `serve`.")
+    auto_migrate: bool | None = Field(
+        default=None,
+        description="Apply schema migrations at start-up; unset means only on SQLite.",
+    )
+    worker_concurrency: int = Field(default=64, gt=0, le=10_000)
+    queue_polling_seconds: float = Field(default=0.05, gt=0, le=60)
+    heartbeat_seconds: float = Field(default=2.0, gt=0, le=300)
+    executor_timeout_seconds: float = Field(
+        default=15.0, gt=0, description="A worker silent this long is dead; its jobs move on."
+    )
+    default_job_timeout_seconds: float = Field(default=3600.0, gt=0)
+    shutdown_grace_seconds: int = Field(default=20, ge=0)
+    executor_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,100}$")
+
+    @field_validator("api_keys", "cors_origins", "services", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("services")
+    @classmethod
+    def _known_services(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(KNOWN_SERVICES))
+        if unknown:
+            raise ValueError(f"unknown service(s) {unknown}; choose from {list(KNOWN_SERVICES)}")
+        return value
+
+    @field_validator("database_url", "system_database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("sqlite:///", "postgresql://", "postgresql+psycopg://")):
+            raise ValueError("expected sqlite:///path or postgresql://user@host:port/db")
+        return value
+
+    @field_validator("blob_url")
+    @classmethod
+    def _known_blob_store(cls, value: str) -> str:
+        if not value.startswith(("file://", "memory://", "s3://")):
+            raise ValueError("expected file://path, memory:// or s3://bucket/prefix")
+        return value
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith("postgresql")
+
+    @property
+    def migrate_on_start(self) -> bool:
+        return self.auto_migrate if self.auto_migrate is not None else not self.is_postgres
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The application URL with the psycopg 3 driver named, which SQLAlchemy needs."""
+        return _with_psycopg(self.database_url)
+
+    @property
+    def dbos_system_url(self) -> str:
+        """On SQLite, the system tables get their own file so two engines never fight for one lock."""
+        if self.system_database_url:
+            return self.system_database_url.replace("postgresql+psycopg://", "postgresql://")
+        if self.is_postgres:
+            return self.database_url.replace("postgresql+psycopg://", "postgresql://")
+        path = Path(self.database_url.removeprefix("sqlite:///"))
+        return f"sqlite:///{path.with_name(path.stem + '.dbos' + (path.suffix or '.db'))}"
+
+    def ensure_local_dirs(self) -> None:
+        """Create the directories an embedded SQLite database or file blob store lives in."""
+        for url in (self.database_url, self.dbos_system_url):
+            if url.startswith("sqlite:///"):
+                Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _with_psycopg(url: str) -> str:
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+_SECRET_FIELDS = {"api_keys"}
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment; a bad value raises one message naming each variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            variable = (
+                "AWS_ENDPOINT_URL" if field == "AWS_ENDPOINT_URL" else f"SKYFERRY_{field.upper()}"
+            )
+            shown = "" if field in _SECRET_FIELDS else f" (got {error.get('input')!r})"
+            lines.append(f"{variable}: {error['msg']}{shown}")
+        raise ConfigurationError("invalid settings:\n  " + "\n  ".join(lines)) from None

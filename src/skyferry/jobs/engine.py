@@ -1,0 +1,246 @@
+"""The job engine: the one place that starts, stops and queries DBOS."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import socket
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from dbos import DBOS, SetWorkflowAttributes, SetWorkflowID, SetWorkflowTimeout
+from pydantic import BaseModel
+
+from skyferry.config import Settings
+from skyferry.jobs import runtime
+from skyferry.jobs.kinds import WORKFLOW_PREFIX, JobKind, kind_of_workflow
+from skyferry.jobs.models import Job, JobPage, JobStatus, Progress
+from skyferry.jobs.records import DBOS_STATUSES, decode_cursor, encode_cursor, to_job
+from skyferry.jobs.tables import job_progress
+from skyferry.jobs.workers import WorkerMonitor
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAME = "skyferry-jobs"
+_IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d7a4e-2b9c-4f59-9a8e-5b1f0c3d2e71")
+
+
+class JobNotFoundError(LookupError):
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"no job with id {job_id!r}")
+        self.job_id = job_id
+
+
+class IdempotencyConflictError(Exception):
+    """The Idempotency-Key was used before with a different request."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(
+            "this Idempotency-Key was already used for a different request "
+            f"(job {job_id}); use a new key for a new request"
+        )
+        self.job_id = job_id
+
+
+class JobNotFinishedError(Exception):
+    def __init__(self, job: Job) -> None:
+        super().__init__(f"job {job.id} is {job.status.value}; it has no result")
+        self.job = job
+
+
+def new_executor_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+class JobEngine:
+    """Owns DBOS for this process. ``run_workers`` decides whether this process runs jobs."""
+
+    def __init__(self, rt: runtime.Runtime, *, run_workers: bool) -> None:
+        self.runtime = rt
+        self.settings: Settings = rt.settings
+        self.run_workers = run_workers
+        self.executor_id = rt.settings.executor_id or new_executor_id()
+        self._monitor: WorkerMonitor | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        runtime.install(self.runtime)
+        DBOS(config=self._dbos_config())
+        if not self.run_workers:
+            DBOS.listen_queues([])
+        DBOS.launch()
+        DBOS.register_queue(
+            QUEUE_NAME,
+            worker_concurrency=self.settings.worker_concurrency,
+            polling_interval_sec=self.settings.queue_polling_seconds,
+            on_conflict="always_update",
+        )
+        if self.run_workers:
+            self._monitor = WorkerMonitor(self.runtime.database, self.executor_id, self.settings)
+            self._monitor.start()
+        log.info(
+            "job engine started",
+            extra={"executor_id": self.executor_id, "workers": self.run_workers},
+        )
+
+    def stop(self, grace_seconds: int | None = None) -> None:
+        """Let running jobs finish for the grace period; what is left resumes on another worker."""
+        grace = self.settings.shutdown_grace_seconds if grace_seconds is None else grace_seconds
+        if self._monitor is not None:
+            self._monitor.stop_heartbeat()
+        DBOS.destroy(workflow_completion_timeout_sec=grace if self.run_workers else 0)
+        if self._monitor is not None:
+            self._monitor.deregister()
+            self._monitor = None
+        runtime.install(None)
+
+    def _dbos_config(self) -> Any:
+        return {
+            "name": "skyferry",
+            "system_database_url": self.settings.dbos_system_url,
+            "executor_id": self.executor_id,
+            "log_level": self.settings.log_level,
+            # every job's steps and the fan-out writer share this pool; DBOS's default of 20
+            # starves a process running dozens of jobs at once
+            "sys_db_pool_size": max(20, self.settings.worker_concurrency // 2),
+            "max_executor_threads": max(64, self.settings.worker_concurrency * 2),
+            # waits on results and events poll this often; DBOS's 1 s default adds a second of
+            # latency to every job an HTTP client or the CLI waits for
+            "notification_listener_polling_interval_sec": 0.05,
+        }
+
+    # -- commands --------------------------------------------------------------------------------
+
+    async def submit(
+        self, kind: JobKind[Any], params: BaseModel, idempotency_key: str | None = None
+    ) -> tuple[Job, bool]:
+        """Enqueue a job; returns it and whether it is new (False for a repeated idempotent call)."""
+        payload = params.model_dump(mode="json")
+        fingerprint = _fingerprint(kind.name, payload)
+        if idempotency_key is None:
+            job_id = uuid.uuid4().hex
+        else:
+            job_id = str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{kind.name}\0{idempotency_key}"))
+            existing = await self._status(job_id)
+            if existing is not None:
+                if (existing.attributes or {}).get("request") != fingerprint:
+                    raise IdempotencyConflictError(job_id)
+                return await self._to_job(existing), False
+        timeout = kind.timeout_seconds or self.settings.default_job_timeout_seconds
+        queue = await DBOS.retrieve_queue_async(QUEUE_NAME)
+        assert queue is not None
+        with (
+            SetWorkflowID(job_id),
+            SetWorkflowTimeout(timeout),
+            SetWorkflowAttributes({"request": fingerprint}),
+        ):
+            await queue.enqueue_async(kind.workflow, payload)
+        workflow = await self._status(job_id)
+        # two racing submits with one key both get here; the loser must still see the mismatch
+        if (workflow.attributes or {}).get("request") != fingerprint:
+            raise IdempotencyConflictError(job_id)
+        return await self._to_job(workflow), True
+
+    async def get(self, job_id: str) -> Job:
+        workflow = await self._status(job_id)
+        if workflow is None:
+            raise JobNotFoundError(job_id)
+        return await self._to_job(workflow)
+
+    async def get_many(self, job_ids: list[str]) -> list[Job]:
+        """Several jobs in one query; unknown ids are left out."""
+        workflows = await DBOS.list_workflows_async(
+            workflow_ids=job_ids, load_input=False, load_output=False
+        )
+        workflows = [w for w in workflows if kind_of_workflow(w.name) is not None]
+        progress = await asyncio.to_thread(self._progress, [w.workflow_id for w in workflows])
+        return [to_job(w, progress.get(w.workflow_id)) for w in workflows]
+
+    async def list_jobs(
+        self,
+        *,
+        kind: str | None = None,
+        status: JobStatus | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> JobPage:
+        if cursor is None:
+            before_ms, offset = _now_ms(), 0
+        else:
+            before_ms, offset = decode_cursor(cursor)
+        workflows = await DBOS.list_workflows_async(
+            name=WORKFLOW_PREFIX + kind if kind else None,
+            status=DBOS_STATUSES[status] if status else None,
+            end_time=datetime.fromtimestamp(before_ms / 1000, UTC).isoformat(),
+            limit=limit + 1,
+            offset=offset,
+            sort_desc=True,
+            load_input=False,
+            load_output=False,
+        )
+        workflows = [w for w in workflows if kind_of_workflow(w.name) is not None]
+        page, more = workflows[:limit], len(workflows) > limit
+        progress = await asyncio.to_thread(self._progress, [w.workflow_id for w in page])
+        items = [to_job(w, progress.get(w.workflow_id)) for w in page]
+        return JobPage(
+            items=items, next_cursor=encode_cursor(before_ms, offset + limit) if more else None
+        )
+
+    async def cancel(self, job_id: str) -> Job:
+        job = await self.get(job_id)
+        if not job.status.is_final:
+            await DBOS.cancel_workflow_async(job_id)
+            job = await self.get(job_id)
+        return job
+
+    async def result(self, job_id: str) -> Any:
+        job = await self.get(job_id)
+        if job.status is not JobStatus.SUCCEEDED:
+            raise JobNotFinishedError(job)
+        handle = await DBOS.retrieve_workflow_async(job_id)
+        return await handle.get_result()
+
+    async def wait(self, job_id: str, poll_seconds: float = 0.1) -> Job:
+        """Block until the job is final (used by tests, the CLI and benchmarks)."""
+        while True:
+            job = await self.get(job_id)
+            if job.status.is_final:
+                return job
+            await asyncio.sleep(poll_seconds)
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    async def _status(self, job_id: str) -> Any:
+        found = await DBOS.list_workflows_async(
+            workflow_ids=[job_id], load_input=False, load_output=False
+        )
+        return found[0] if found and kind_of_workflow(found[0].name) else None
+
+    async def _to_job(self, workflow: Any) -> Job:
+        progress = await asyncio.to_thread(self._progress, [workflow.workflow_id])
+        return to_job(workflow, progress.get(workflow.workflow_id))
+
+    def _progress(self, job_ids: list[str]) -> dict[str, Progress]:
+        if not job_ids:
+            return {}
+        query = sa.select(job_progress).where(job_progress.c.job_id.in_(job_ids))
+        with self.runtime.database.connect() as connection:
+            return {
+                row.job_id: Progress(done=row.done, total=row.total, message=row.message)
+                for row in connection.execute(query)
+            }
+
+
+def _fingerprint(kind: str, payload: dict[str, Any]) -> str:
+    canonical = json.dumps([kind, payload], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _now_ms() -> int:
+    return int(datetime.now(UTC).timestamp() * 1000) + 1

@@ -1,0 +1,40 @@
+"""Tables the job engine keeps beside DBOS's own: progress, fan-out item checkpoints, live workers."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from skyferry.storage.sql import metadata
+
+job_progress = sa.Table(
+    "skyferry_job_progress",
+    metadata,
+    sa.Column("job_id", sa.String(200), primary_key=True),
+    sa.Column("done", sa.Integer, nullable=False, default=0),
+    sa.Column("total", sa.Integer, nullable=True),
+    sa.Column("message", sa.String(500), nullable=False, default=""),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+fanout_items = sa.Table(
+    "skyferry_fanout_items",
+    metadata,
+    sa.Column("job_id", sa.String(200), primary_key=True),
+    sa.Column("fanout", sa.String(100), primary_key=True),
+    sa.Column("item", sa.Integer, primary_key=True),
+    sa.Column("ok", sa.Boolean, nullable=False),
+    sa.Column("output", sa.JSON, nullable=True),
+    sa.Column("error_type", sa.String(200), nullable=True),
+    sa.Column("error_message", sa.Text, nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False),
+)
+
+workers = sa.Table(
+    "skyferry_workers",
+    metadata,
+    sa.Column("executor_id", sa.String(200), primary_key=True),
+    sa.Column("hostname", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("heartbeat_at", sa.Float, nullable=False),
+)

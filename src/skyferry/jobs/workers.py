@@ -1,0 +1,93 @@
+"""Worker liveness: each worker heartbeats; any worker hands a silent worker's jobs to the queue.
+
+DBOS resumes a crashed process's workflows only when a process with the same executor id
+restarts. Containers and dynos come back with new ids, so each worker also looks for running
+jobs whose executor has stopped heartbeating and re-enqueues them. DBOS's ownership check makes
+that safe: if the "dead" worker was only slow, its next checkpoint write is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+
+import sqlalchemy as sa
+from dbos import DBOS
+
+from skyferry.config import Settings
+from skyferry.jobs.tables import workers
+from skyferry.storage.sql import upsert
+
+log = logging.getLogger(__name__)
+
+
+class WorkerMonitor:
+    def __init__(self, database: sa.Engine, executor_id: str, settings: Settings) -> None:
+        self._database = database
+        self._executor_id = executor_id
+        self._interval = settings.heartbeat_seconds
+        self._timeout = settings.executor_timeout_seconds
+        self._started_at = time.time()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="skyferry-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self.beat()
+        self._thread.start()
+
+    def stop_heartbeat(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=self._interval + 5)
+
+    def deregister(self) -> None:
+        """Leave the table on a clean stop, so others take over anything left at once."""
+        with self._database.begin() as connection:
+            connection.execute(sa.delete(workers).where(workers.c.executor_id == self._executor_id))
+
+    def beat(self) -> None:
+        now = time.time()
+        with self._database.begin() as connection:
+            upsert(
+                connection,
+                workers,
+                {
+                    "executor_id": self._executor_id,
+                    "hostname": socket.gethostname(),
+                    "pid": os.getpid(),
+                    "started_at": self._started_at,
+                    "heartbeat_at": now,
+                },
+                ["executor_id"],
+            )
+
+    def recover_dead(self) -> list[str]:
+        """Re-enqueue the running jobs of every executor that stopped heartbeating."""
+        running = DBOS.list_workflows(status="PENDING", load_input=False, load_output=False)
+        owners = {w.executor_id for w in running if w.executor_id} - {self._executor_id}
+        if not owners:
+            return []
+        alive_since = time.time() - self._timeout
+        query = sa.select(workers.c.executor_id).where(
+            workers.c.executor_id.in_(owners), workers.c.heartbeat_at >= alive_since
+        )
+        with self._database.connect() as connection:
+            alive = set(connection.execute(query).scalars())
+        dead = sorted(owners - alive)
+        if dead:
+            log.warning("resuming jobs of silent workers", extra={"executors": dead})
+            # DBOS's documented recovery entry point (its admin server's /dbos-workflow-recovery)
+            DBOS._recover_pending_workflows(dead)
+        return dead
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.beat()
+                self.recover_dead()
+            except Exception:
+                # a database blip must not kill the heartbeat; the next beat tries again
+                log.exception("worker heartbeat failed")

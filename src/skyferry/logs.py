@@ -1,0 +1,60 @@
+"""Logging: JSON lines (or plain text) that carry the request id and the job id."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from contextvars import ContextVar
+
+from pythonjsonlogger.json import JsonFormatter
+
+from skyferry.config import Settings
+
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+class _ContextFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id.get()
+        record.job_id = _current_job_id()
+        return True
+
+
+def _current_job_id() -> str | None:
+    try:
+        from dbos import DBOS
+
+        return DBOS.workflow_id
+    except Exception:  # outside a workflow, or DBOS not started: there is no job
+        return None
+
+
+def configure_logging(settings: Settings) -> None:
+    """Replace the root handler, so uvicorn, DBOS and our own logs all come out the same way."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_ContextFilter())
+    if settings.log_format == "json":
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(job_id)s",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+                timestamp=False,
+            )
+        )
+    else:
+        handler.setFormatter(
+            logging.Formatter(
+                "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s %(job_id)s] %(message)s"
+            )
+        )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = True
+    # DBOS installs its own console handler only on a logger that has none
+    dbos_logger = logging.getLogger("dbos")
+    dbos_logger.handlers[:] = [handler]
+    dbos_logger.propagate = False

@@ -1,0 +1,79 @@
+"""SIGKILL a worker mid-job: another worker (or the same one restarted) finishes the job,
+no job is lost and no finished step runs again. Repeated, on SQLite and on Postgres."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from skyferry.config import load_settings
+from tests.e2e.processes import skyferry_env, start, stop, wait_http
+from tests.servers import free_port
+
+ROUNDS = 10
+STEPS = 5
+SECONDS_PER_STEP = 0.4
+
+
+def poll(client: httpx.Client, job_id: str, until: Any, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = dict(client.get(f"/jobs/{job_id}").json())
+        if until(job):
+            return job
+        time.sleep(0.03)
+    raise TimeoutError(f"job {job_id} never reached the expected state: {job}")
+
+
+def step_counts(database_url: str, job_id: str) -> dict[int, int]:
+    engine = sa.create_engine(load_settings(database_url=database_url).sqlalchemy_url)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.text(
+                "SELECT step, COUNT(*) FROM skyferry_demo_steps WHERE job_id = :job GROUP BY step"
+            ),
+            {"job": job_id},
+        ).all()
+    engine.dispose()
+    return {int(step): int(count) for step, count in rows}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_killed_worker_loses_no_job_and_repeats_no_step(database_url: str, tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = skyferry_env(tmp_path, database_url)
+    log = tmp_path / "processes.log"
+    api = start(["serve", "--no-workers", "--port", str(port)], env, log)
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        wait_http(url, api)
+        executor = "worker-0"
+        workers.append(start(["worker"], {**env, "SKYFERRY_EXECUTOR_ID": executor}, log))
+        with httpx.Client(base_url=url, timeout=10) as client:
+            for round_ in range(ROUNDS):
+                body = {"steps": STEPS, "seconds_per_step": SECONDS_PER_STEP}
+                job_id = client.post("/jobs/demo", json=body).json()["id"]
+                poll(client, job_id, lambda job: job["progress"]["done"] >= 2)
+                # the worker is now inside step 2 or 3, mid-sleep: kill it without warning
+                stop(workers[-1], signal.SIGKILL)
+                # even rounds restart the killed executor (DBOS resumes its own work at start-up);
+                # odd rounds bring a new one, which must notice the silent worker and take over
+                if round_ % 2:
+                    executor = f"worker-{round_}"
+                workers.append(start(["worker"], {**env, "SKYFERRY_EXECUTOR_ID": executor}, log))
+                final = poll(client, job_id, lambda job: job["status"] in ("succeeded", "failed"))
+                assert final["status"] == "succeeded", (round_, final, log.read_text()[-3000:])
+                assert final["progress"]["done"] == STEPS
+                assert step_counts(database_url, job_id) == dict.fromkeys(range(STEPS), 1), round_
+    finally:
+        for process in [*workers, api]:
+            stop(process)
