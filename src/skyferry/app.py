@@ -1,4 +1,4 @@
-"""Builds the FastAPI app from settings; its lifespan starts and stops storage and the job engine."""
+"""Builds the FastAPI app from settings; its lifespan starts and stops storage and jobs."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
     app = FastAPI(
         title="skyferry",
         version=__version__,
-        summary="Web services and durable jobs that run unchanged on a laptop, containers or Lambda.",
+        summary="Web services and durable jobs, unchanged on a laptop, containers or Lambda.",
         lifespan=lifespan,
         max_body_size=settings.max_body_bytes,
     )

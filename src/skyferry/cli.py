@@ -51,7 +51,7 @@ def serve(
         typer.Option(
             "--workers/--no-workers",
             envvar="SKYFERRY_WORKERS",
-            help="Run jobs in this process (the embedded default) or leave them to `skyferry worker`.",
+            help="Run jobs in this process (embedded default) or leave them to `skyferry worker`.",
         ),
     ] = True,
 ) -> None:

@@ -1,4 +1,4 @@
-"""Settings: the only place that reads the environment (prefix ``SKYFERRY_``, ``.env`` supported)."""
+"""Settings: the only code that reads the environment (prefix ``SKYFERRY_``, ``.env`` too)."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     aws_endpoint_url: str | None = Field(
         default=None,
         validation_alias="AWS_ENDPOINT_URL",
-        description="S3-compatible endpoint (MinIO, moto, LocalStack); read without the prefix, as AWS tools do.",
+        description="S3-compatible endpoint (MinIO, moto); unprefixed, as AWS tools read it.",
     )
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list, description="Accepted X-API-Key values; empty means open."
@@ -128,7 +128,7 @@ class Settings(BaseSettings):
 
     @property
     def dbos_system_url(self) -> str:
-        """On SQLite, the system tables get their own file so two engines never fight for one lock."""
+        """On SQLite the system tables get their own file: two engines never fight for one lock."""
         if self.system_database_url:
             return self.system_database_url.replace("postgresql+psycopg://", "postgresql://")
         if self.is_postgres:

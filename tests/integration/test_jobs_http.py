@@ -45,7 +45,8 @@ def test_demo_job_runs_to_success_with_progress(api: httpx.Client) -> None:
     final = wait_final(api, job["id"])
     assert final["status"] == "succeeded", final
     assert final["progress"] == {"done": 4, "total": 4, "message": "step 4 of 4"}
-    assert final["started_at"] and final["finished_at"]
+    assert final["started_at"]
+    assert final["finished_at"]
     assert final["result_url"] == f"/jobs/{job['id']}/result"
     result = api.get(final["result_url"]).json()
     assert result["result"] == {"steps": 4, "failed": 0}

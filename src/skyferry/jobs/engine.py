@@ -13,14 +13,27 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from dbos import DBOS, SetWorkflowAttributes, SetWorkflowID, SetWorkflowTimeout
+from dbos import (
+    DBOS,
+    Queue,
+    SetWorkflowAttributes,
+    SetWorkflowID,
+    SetWorkflowTimeout,
+    WorkflowHandleAsync,
+)
 from pydantic import BaseModel
 
 from skyferry.config import Settings
 from skyferry.jobs import runtime
 from skyferry.jobs.kinds import WORKFLOW_PREFIX, JobKind, kind_of_workflow
 from skyferry.jobs.models import Job, JobPage, JobStatus, Progress
-from skyferry.jobs.records import DBOS_STATUSES, decode_cursor, encode_cursor, to_job
+from skyferry.jobs.records import (
+    DBOS_STATUSES,
+    decode_cursor,
+    encode_cursor,
+    new_job_record,
+    to_job,
+)
 from skyferry.jobs.tables import job_progress
 from skyferry.jobs.workers import WorkerMonitor
 
@@ -66,6 +79,7 @@ class JobEngine:
         self.run_workers = run_workers
         self.executor_id = rt.settings.executor_id or new_executor_id()
         self._monitor: WorkerMonitor | None = None
+        self._queue: Queue
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -75,7 +89,7 @@ class JobEngine:
         if not self.run_workers:
             DBOS.listen_queues([])
         DBOS.launch()
-        DBOS.register_queue(
+        self._queue = DBOS.register_queue(
             QUEUE_NAME,
             worker_concurrency=self.settings.worker_concurrency,
             polling_interval_sec=self.settings.queue_polling_seconds,
@@ -120,7 +134,10 @@ class JobEngine:
     async def submit(
         self, kind: JobKind[Any], params: BaseModel, idempotency_key: str | None = None
     ) -> tuple[Job, bool]:
-        """Enqueue a job; returns it and whether it is new (False for a repeated idempotent call)."""
+        """Enqueue a job; returns it and whether it is new (False for a repeated idempotent call).
+
+        A plain submit is one write (DBOS's enqueue); the record is built from what was written.
+        """
         payload = params.model_dump(mode="json")
         fingerprint = _fingerprint(kind.name, payload)
         if idempotency_key is None:
@@ -129,23 +146,24 @@ class JobEngine:
             job_id = str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{kind.name}\0{idempotency_key}"))
             existing = await self._status(job_id)
             if existing is not None:
-                if (existing.attributes or {}).get("request") != fingerprint:
-                    raise IdempotencyConflictError(job_id)
-                return await self._to_job(existing), False
+                return await self._idempotent_match(existing, fingerprint), False
+        created_at = datetime.now(UTC)
         timeout = kind.timeout_seconds or self.settings.default_job_timeout_seconds
-        queue = await DBOS.retrieve_queue_async(QUEUE_NAME)
-        assert queue is not None
         with (
             SetWorkflowID(job_id),
             SetWorkflowTimeout(timeout),
             SetWorkflowAttributes({"request": fingerprint}),
         ):
-            await queue.enqueue_async(kind.workflow, payload)
-        workflow = await self._status(job_id)
-        # two racing submits with one key both get here; the loser must still see the mismatch
+            await self._queue.enqueue_async(kind.workflow, payload)
+        if idempotency_key is not None:
+            # two racing submits with one key both get here; the loser must see a mismatch too
+            return await self._idempotent_match(await self._status(job_id), fingerprint), True
+        return new_job_record(job_id, kind.name, created_at), True
+
+    async def _idempotent_match(self, workflow: Any, fingerprint: str) -> Job:
         if (workflow.attributes or {}).get("request") != fingerprint:
-            raise IdempotencyConflictError(job_id)
-        return await self._to_job(workflow), True
+            raise IdempotencyConflictError(workflow.workflow_id)
+        return await self._to_job(workflow)
 
     async def get(self, job_id: str) -> Job:
         workflow = await self._status(job_id)
@@ -203,7 +221,7 @@ class JobEngine:
         job = await self.get(job_id)
         if job.status is not JobStatus.SUCCEEDED:
             raise JobNotFinishedError(job)
-        handle = await DBOS.retrieve_workflow_async(job_id)
+        handle: WorkflowHandleAsync[Any] = await DBOS.retrieve_workflow_async(job_id)
         return await handle.get_result()
 
     async def wait(self, job_id: str, poll_seconds: float = 0.1) -> Job:

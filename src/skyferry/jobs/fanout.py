@@ -3,7 +3,7 @@
 A fan-out is one DBOS step, but each item's outcome is checkpointed in ``skyferry_fanout_items``
 as soon as it finishes, so a job resumed after a crash redoes only the items that never finished.
 A DBOS step per item would do the same with one workflow-row lock per item; measured, that caps
-1000×100 ms items at about a third of the ideal speed (see docs/benchmarks.md), while these
+1000 items of 100 ms at about a third of the ideal speed (see docs/benchmarks.md), while these
 checkpoints are written in batches by one writer: every outcome that finished while the previous
 batch was committing goes in the next transaction (group commit, no timer).
 """

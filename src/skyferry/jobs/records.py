@@ -68,6 +68,18 @@ def to_job(workflow: Any, progress: Progress | None) -> Job:
     )
 
 
+def new_job_record(job_id: str, kind: str, created_at: datetime) -> Job:
+    """The record of a job just enqueued, without reading back what was written."""
+    return Job(
+        id=job_id,
+        kind=kind,
+        status=JobStatus.QUEUED,
+        progress=Progress(),
+        created_at=created_at,
+        links={"self": f"/jobs/{job_id}", "cancel": f"/jobs/{job_id}/cancel"},
+    )
+
+
 def _timed_out(workflow: Any) -> bool:
     deadline = workflow.workflow_deadline_epoch_ms
     finished = workflow.completed_at or workflow.updated_at

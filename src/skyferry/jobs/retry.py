@@ -9,7 +9,7 @@ from dbos import StepOptions
 
 @dataclass(frozen=True)
 class Retry:
-    """``attempts`` tries in all, waiting ``initial_seconds`` × ``backoff``ⁿ between them."""
+    """``attempts`` tries in all, waiting ``initial_seconds * backoff**n`` between them."""
 
     attempts: int = 3
     initial_seconds: float = 0.5

@@ -1,4 +1,4 @@
-"""Tables the job engine keeps beside DBOS's own: progress, fan-out item checkpoints, live workers."""
+"""Tables the job engine keeps beside DBOS's own: progress, fan-out checkpoints, workers."""
 
 from __future__ import annotations
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from skyferry.storage.errors import StorageError
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+
+from skyferry.storage.errors import StorageError
 
 metadata = sa.MetaData(
     naming_convention={
