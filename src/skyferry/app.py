@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from skyferry import __version__
 from skyferry.config import Settings, load_settings
 from skyferry.jobs import api as jobs_api
-from skyferry.jobs import demo
+from skyferry import registry
 from skyferry.jobs.engine import JobEngine
 from skyferry.jobs.runtime import Runtime
 from skyferry.logs import configure_logging
@@ -97,7 +97,10 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
             )
         return JSONResponse({"status": "ready", "checks": {"database": "ok", "blobs": "ok"}})
 
-    if "demo" in settings.services:
-        app.include_router(demo.router)
     app.include_router(jobs_api.router)
+    for service in registry.load_all():
+        if service.name in settings.services:
+            app.include_router(service.router(settings))
+            if service.setup is not None:
+                service.setup(app, settings)
     return app

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from skyferry import registry
 from skyferry.config import ConfigurationError, Settings, load_settings
 
 app = typer.Typer(
@@ -26,6 +27,9 @@ jobs_app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 app.add_typer(jobs_app, name="jobs")
+for _service in registry.load_all():
+    if _service.cli is not None:
+        app.add_typer(_service.cli, name=_service.name)
 
 console = Console(stderr=True)
 ApiUrl = Annotated[
@@ -97,7 +101,7 @@ def worker() -> None:
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = "head") -> None:
+def db_upgrade(revision: str = "heads") -> None:
     """Apply schema migrations to SKYFERRY_DATABASE_URL."""
     from skyferry.storage import migrations
     from skyferry.storage.sql import create_engine
@@ -106,7 +110,7 @@ def db_upgrade(revision: str = "head") -> None:
     settings.ensure_local_dirs()
     engine = create_engine(settings.sqlalchemy_url, pool_size=1)
     migrations.upgrade(engine, revision)
-    console.print(f"database at revision {migrations.current(engine)}")
+    console.print(f"database at revision {', '.join(migrations.current(engine))}")
     engine.dispose()
 
 

@@ -8,11 +8,15 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from skyferry.services.books.settings import BooksSettings
+from skyferry.services.datasets.settings import DatasetsSettings
+from skyferry.services.inventory.settings import InventorySettings
+
 LogFormat = Literal["json", "text"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 DEFAULT_HOME = Path(".skyferry")
-KNOWN_SERVICES = ("demo",)
+KNOWN_SERVICES = ("demo", "inventory", "books", "datasets")
 
 
 class ConfigurationError(Exception):
@@ -38,6 +42,7 @@ class Settings(BaseSettings):
         env_prefix="SKYFERRY_",
         env_file=".env",
         env_file_encoding="utf-8",
+        env_nested_delimiter="__",
         extra="ignore",
         validate_default=True,
     )
@@ -66,8 +71,12 @@ class Settings(BaseSettings):
     log_level: LogLevel = "INFO"
     log_format: LogFormat = "json"
     services: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["demo"], description="Services to mount, comma-separated."
+        default_factory=lambda: list(KNOWN_SERVICES),
+        description="Services whose routes to mount, comma-separated.",
     )
+    inventory: InventorySettings = Field(default_factory=InventorySettings)
+    books: BooksSettings = Field(default_factory=BooksSettings)
+    datasets: DatasetsSettings = Field(default_factory=DatasetsSettings)
     max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     workers: bool = Field(default=True, description="Run job workers inside `serve`.")
     auto_migrate: bool | None = Field(
@@ -159,10 +168,12 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
-            field = str(error["loc"][0]) if error["loc"] else "?"
-            variable = (
-                "AWS_ENDPOINT_URL" if field == "AWS_ENDPOINT_URL" else f"SKYFERRY_{field.upper()}"
-            )
-            shown = "" if field in _SECRET_FIELDS else f" (got {error.get('input')!r})"
+            path = [str(part) for part in error["loc"]] or ["?"]
+            if path[0] == "AWS_ENDPOINT_URL":
+                variable = "AWS_ENDPOINT_URL"
+            else:
+                variable = "SKYFERRY_" + "__".join(part.upper() for part in path)
+            secret = "key" in path[-1] or path[0] in _SECRET_FIELDS
+            shown = "" if secret else f" (got {error.get('input')!r})"
             lines.append(f"{variable}: {error['msg']}{shown}")
         raise ConfigurationError("invalid settings:\n  " + "\n  ".join(lines)) from None

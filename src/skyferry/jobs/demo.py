@@ -19,6 +19,7 @@ from skyferry.jobs.api import Engine, IdempotencyKey, accept
 from skyferry.jobs.context import JobContext
 from skyferry.jobs.kinds import get_kind, job
 from skyferry.jobs.models import Job
+from skyferry.registry import Service
 from skyferry.storage.sql import metadata
 
 demo_steps = sa.Table(
@@ -95,3 +96,6 @@ async def start_demo(
     kind = get_kind("demo")
     assert kind is not None
     return await accept(engine, kind, params, idempotency_key)
+
+
+service = Service(name="demo", router=lambda settings: router)

@@ -1,0 +1,1 @@
+"""The services skyferry ships; each package's ``service.py`` exposes ``service``."""
