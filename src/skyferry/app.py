@@ -10,10 +10,9 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
-from skyferry import __version__
+from skyferry import __version__, registry
 from skyferry.config import Settings, load_settings
 from skyferry.jobs import api as jobs_api
-from skyferry import registry
 from skyferry.jobs.engine import JobEngine
 from skyferry.jobs.runtime import Runtime
 from skyferry.logs import configure_logging

@@ -1,8 +1,8 @@
 """The service registry: each service is a package with a router, its jobs, store and settings.
 
-A service's ``service.py`` exposes ``service = Service(...)``. Every known service is imported at start-up,
-whether or not its HTTP routes are enabled, because DBOS needs the same workflows registered in
-every process (API and workers) that shares a queue.
+A service's ``service.py`` exposes ``service = Service(...)``. Every known service is imported at
+start-up, whether or not its HTTP routes are enabled, because DBOS needs the same workflows
+registered in every process (API and workers) that shares a queue.
 """
 
 from __future__ import annotations
