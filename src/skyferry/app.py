@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp
 
 from skyferry import __version__, registry
 from skyferry.config import Settings, load_settings
@@ -16,12 +17,17 @@ from skyferry.jobs import api as jobs_api
 from skyferry.jobs.engine import JobEngine
 from skyferry.jobs.runtime import Runtime
 from skyferry.logs import configure_logging
-from skyferry.middleware import RequestIdMiddleware
+from skyferry.middleware import ProblemForTooLarge, RequestIdMiddleware
 from skyferry.problems import install_problem_handlers, problem_response
 from skyferry.storage import migrations
 from skyferry.storage.blobs import open_blob_store
 from skyferry.storage.errors import StorageError
 from skyferry.storage.sql import check_database, create_engine
+
+
+class SkyferryAPI(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        return ProblemForTooLarge(super().build_middleware_stack())
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -52,7 +58,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
             await asyncio.to_thread(engine.stop)
             rt.database.dispose()
 
-    app = FastAPI(
+    app = SkyferryAPI(
         title="skyferry",
         version=__version__,
         summary="Web services and durable jobs, unchanged on a laptop, containers or Lambda.",

@@ -2,51 +2,235 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from pydantic import BaseModel
 
+import tests.kinds
 from skyferry.app import create_app
 from skyferry.config import load_settings
+from skyferry.jobs.engine import JobEngine
+from skyferry.jobs.kinds import get_kind
 from tests.servers import serve_in_thread
+
+FINAL = ("succeeded", "failed", "cancelled")
+
+
+@dataclass
+class Api:
+    client: httpx.Client
+    app: FastAPI
+
+    def submit(self, kind: str, params: BaseModel) -> str:
+        """Submit a kind that has no HTTP route of its own, through the engine's Python API."""
+        engine: JobEngine = self.app.state.jobs
+        registered = get_kind(kind)
+        assert registered is not None
+        job, _ = asyncio.run(engine.submit(registered, params))
+        return job.id
+
+    def wait(self, job_id: str, timeout: float = 60) -> dict[str, Any]:
+        return poll(self.client, job_id, lambda job: job["status"] in FINAL, timeout)
+
+
+def poll(client: httpx.Client, job_id: str, until: Any, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = dict(client.get(f"/jobs/{job_id}").json())
+        if until(job):
+            return job
+        time.sleep(0.05)
+    raise TimeoutError(f"job {job_id} did not reach the expected state")
 
 
 @pytest.fixture
-def api(database_url: str) -> Iterator[httpx.Client]:
+def api(database_url: str) -> Iterator[Api]:
     settings = load_settings(
-        database_url=database_url, blob_url="memory://", log_format="text", auto_migrate=True
+        database_url=database_url,
+        blob_url="memory://",
+        log_format="text",
+        auto_migrate=True,
+        shutdown_grace_seconds=0,
+        max_body_bytes=64 * 1024,
     )
-    with (
-        serve_in_thread(create_app(settings)) as url,
-        httpx.Client(base_url=url, timeout=30) as client,
-    ):
-        yield client
+    app = create_app(settings)
+    with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        yield Api(client, app)
 
 
-def wait_final(client: httpx.Client, job_id: str, timeout: float = 30) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = client.get(f"/jobs/{job_id}").json()
-        if job["status"] in ("succeeded", "failed", "cancelled"):
-            return dict(job)
-        time.sleep(0.05)
-    raise TimeoutError(f"job {job_id} not final after {timeout}s")
-
-
-def test_demo_job_runs_to_success_with_progress(api: httpx.Client) -> None:
-    response = api.post("/jobs/demo", json={"steps": 4, "seconds_per_step": 0.05})
+def test_demo_job_runs_to_success_with_progress(api: Api) -> None:
+    response = api.client.post("/jobs/demo", json={"steps": 4, "seconds_per_step": 0.05})
     assert response.status_code == 202
     job = response.json()
     assert response.headers["location"] == f"/jobs/{job['id']}"
     assert job["kind"] == "demo"
-    final = wait_final(api, job["id"])
+    assert job["status"] == "queued"
+    final = api.wait(job["id"])
     assert final["status"] == "succeeded", final
     assert final["progress"] == {"done": 4, "total": 4, "message": "step 4 of 4"}
     assert final["started_at"]
     assert final["finished_at"]
+    assert final["error"] is None
     assert final["result_url"] == f"/jobs/{job['id']}/result"
-    result = api.get(final["result_url"]).json()
-    assert result["result"] == {"steps": 4, "failed": 0}
+    result = api.client.get(final["result_url"]).json()
+    assert result == {"id": job["id"], "kind": "demo", "result": {"steps": 4, "failed": 0}}
+
+
+def test_progress_is_visible_while_the_job_runs(api: Api) -> None:
+    job_id = api.client.post("/jobs/demo", json={"steps": 6, "seconds_per_step": 0.3}).json()["id"]
+    running = poll(api.client, job_id, lambda job: 0 < job["progress"]["done"] < 6)
+    assert running["status"] == "running"
+    assert running["progress"]["total"] == 6
+    assert running["links"]["cancel"] == f"/jobs/{job_id}/cancel"
+    assert api.client.get(f"/jobs/{job_id}/result").status_code == 409
+    assert api.wait(job_id)["status"] == "succeeded"
+
+
+def test_idempotency_key_returns_the_same_job(api: Api) -> None:
+    body = {"steps": 1, "seconds_per_step": 0}
+    first = api.client.post("/jobs/demo", json=body, headers={"Idempotency-Key": "order-42"})
+    again = api.client.post("/jobs/demo", json=body, headers={"Idempotency-Key": "order-42"})
+    other = api.client.post("/jobs/demo", json=body, headers={"Idempotency-Key": "order-43"})
+    assert first.status_code == 202
+    assert again.status_code == 200
+    assert again.json()["id"] == first.json()["id"]
+    assert again.headers["location"] == first.headers["location"]
+    assert other.json()["id"] != first.json()["id"]
+    changed = api.client.post(
+        "/jobs/demo", json={"steps": 2}, headers={"Idempotency-Key": "order-42"}
+    )
+    assert changed.status_code == 422
+    assert changed.headers["content-type"] == "application/problem+json"
+    assert "Idempotency-Key" in changed.json()["detail"]
+
+
+def test_cancel_stops_a_running_job(api: Api) -> None:
+    job_id = api.client.post("/jobs/demo", json={"steps": 50, "seconds_per_step": 0.2}).json()["id"]
+    poll(api.client, job_id, lambda job: job["progress"]["done"] >= 1)
+    cancelled = api.client.post(f"/jobs/{job_id}/cancel")
+    assert cancelled.status_code == 200
+    final = api.wait(job_id)
+    assert final["status"] == "cancelled"
+    time.sleep(0.5)
+    assert api.client.get(f"/jobs/{job_id}").json()["progress"]["done"] < 50
+    # cancelling a finished job changes nothing
+    assert api.client.post(f"/jobs/{job_id}/cancel").json()["status"] == "cancelled"
+
+
+def test_failed_job_reports_type_and_message_without_a_trace(api: Api) -> None:
+    job_id = api.submit("test.fail", tests.kinds.Empty())
+    final = api.wait(job_id)
+    assert final["status"] == "failed"
+    assert final["error"] == {
+        "type": "ProjectNotFoundError",
+        "message": "project 'apollo' does not exist",
+    }
+    assert final["result_url"] is None
+
+
+def test_a_job_past_its_timeout_fails_as_a_timeout(api: Api) -> None:
+    final = api.wait(api.submit("test.overrun", tests.kinds.Empty()), timeout=30)
+    assert final["status"] == "failed"
+    assert final["error"]["type"] == "JobTimeout"
+
+
+def test_fan_out_records_failed_items_and_keeps_the_rest(api: Api) -> None:
+    params = tests.kinds.FanOutParams(items=30, fail_every=7, concurrency=5, rate_per_second=200)
+    job_id = api.submit("test.fanout", params)
+    final = api.wait(job_id)
+    assert final["status"] == "succeeded", final
+    assert final["progress"]["done"] == 30
+    assert final["progress"]["total"] == 30
+    result = api.client.get(f"/jobs/{job_id}/result").json()["result"]
+    assert result["outputs"] == [i * i for i in range(30) if i % 7]
+    assert result["failed"] == [
+        {"index": i, "error": "ValueError", "attempts": 2} for i in range(0, 30, 7)
+    ]
+
+
+def test_listing_filters_and_pages_without_gaps(api: Api) -> None:
+    ids = [api.client.post("/jobs/demo", json={"steps": 0}).json()["id"] for _ in range(7)]
+    failed = api.submit("test.fail", tests.kinds.Empty())
+    for job_id in [*ids, failed]:
+        api.wait(job_id)
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"kind": "demo", "limit": 3}
+        if cursor:
+            params["cursor"] = cursor
+        page = api.client.get("/jobs", params=params).json()
+        seen += [job["id"] for job in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+        # a job created between pages must not shift the next page; DBOS keeps SQLite times in
+        # whole seconds on Python < 3.12, so there the guarantee starts a second later
+        if api.app.state.runtime.settings.is_postgres is False:
+            time.sleep(1.05)
+        api.client.post("/jobs/demo", json={"steps": 0})
+    assert sorted(seen) == sorted(ids)
+    failures = api.client.get("/jobs", params={"status": "failed"}).json()["items"]
+    assert [job["id"] for job in failures] == [failed]
+
+
+def test_bad_requests_get_problem_details(api: Api) -> None:
+    cases = {
+        ("GET", "/jobs/does-not-exist"): 404,
+        ("GET", "/no/such/route"): 404,
+        ("DELETE", "/jobs"): 405,
+        ("GET", "/jobs?status=done"): 422,
+        ("GET", "/jobs?limit=0"): 422,
+        ("GET", "/jobs?cursor=not-a-cursor"): 400,
+        ("POST", "/jobs/does-not-exist/cancel"): 404,
+    }
+    for (method, path), status in cases.items():
+        response = api.client.request(method, path)
+        assert response.status_code == status, (method, path, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        body = response.json()
+        assert body["status"] == status
+        assert body["title"]
+        assert body["detail"]
+        assert "Traceback" not in response.text
+
+
+def test_invalid_and_oversized_bodies(api: Api) -> None:
+    invalid = api.client.post("/jobs/demo", json={"steps": -1, "colour": "red"})
+    assert invalid.status_code == 422
+    errors = {tuple(e["loc"]): e["type"] for e in invalid.json()["errors"]}
+    assert errors == {
+        ("body", "steps"): "greater_than_equal",
+        ("body", "colour"): "extra_forbidden",
+    }
+    malformed = api.client.post(
+        "/jobs/demo", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert malformed.status_code == 422
+    assert malformed.headers["content-type"] == "application/problem+json"
+    huge = api.client.post(
+        "/jobs/demo", content=b" " * (65 * 1024), headers={"content-type": "application/json"}
+    )
+    assert huge.status_code == 413
+    assert huge.headers["content-type"] == "application/problem+json"
+
+
+def test_operations_endpoints(api: Api) -> None:
+    health = api.client.get("/health")
+    assert health.json()["status"] == "ok"
+    ready = api.client.get("/ready")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "blobs": "ok"}
+    assert api.client.get("/docs").status_code == 200
+    schema = api.client.get("/openapi.json").json()
+    assert "/jobs/{job_id}" in schema["paths"]
+    echoed = api.client.get("/health", headers={"X-Request-ID": "trace-123"})
+    assert echoed.headers["x-request-id"] == "trace-123"
+    assert len(api.client.get("/health").headers["x-request-id"]) == 32

@@ -173,9 +173,7 @@ class JobEngine:
 
     async def get_many(self, job_ids: list[str]) -> list[Job]:
         """Several jobs in one query; unknown ids are left out."""
-        workflows = await DBOS.list_workflows_async(
-            workflow_ids=job_ids, load_input=False, load_output=False
-        )
+        workflows = await DBOS.list_workflows_async(workflow_ids=job_ids, load_input=False)
         workflows = [w for w in workflows if kind_of_workflow(w.name) is not None]
         progress = await asyncio.to_thread(self._progress, [w.workflow_id for w in workflows])
         return [to_job(w, progress.get(w.workflow_id)) for w in workflows]
@@ -200,7 +198,6 @@ class JobEngine:
             offset=offset,
             sort_desc=True,
             load_input=False,
-            load_output=False,
         )
         workflows = [w for w in workflows if kind_of_workflow(w.name) is not None]
         page, more = workflows[:limit], len(workflows) > limit
@@ -235,9 +232,8 @@ class JobEngine:
     # -- helpers ---------------------------------------------------------------------------------
 
     async def _status(self, job_id: str) -> Any:
-        found = await DBOS.list_workflows_async(
-            workflow_ids=[job_id], load_input=False, load_output=False
-        )
+        # outputs load too: a failed job's error travels with them (results should stay small)
+        found = await DBOS.list_workflows_async(workflow_ids=[job_id], load_input=False)
         return found[0] if found and kind_of_workflow(found[0].name) else None
 
     async def _to_job(self, workflow: Any) -> Job:

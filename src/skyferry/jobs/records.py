@@ -8,6 +8,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from dbos._error import DBOSMaxStepRetriesExceeded
+
 from skyferry.jobs.kinds import get_kind, kind_of_workflow
 from skyferry.jobs.models import Job, JobError, JobStatus, Progress
 
@@ -43,7 +45,8 @@ def to_job(workflow: Any, progress: Progress | None) -> Job:
     elif workflow.status == "MAX_RECOVERY_ATTEMPTS_EXCEEDED":
         error = JobError(type="TooManyRecoveries", message="the job crashed its worker too often")
     elif status is JobStatus.FAILED and workflow.error is not None:
-        error = JobError(type=type(workflow.error).__name__, message=str(workflow.error)[:2000])
+        cause = _root_cause(workflow.error)
+        error = JobError(type=type(cause).__name__, message=str(cause)[:2000])
     registered = get_kind(kind)
     result_url = None
     if status is JobStatus.SUCCEEDED:
@@ -78,6 +81,13 @@ def new_job_record(job_id: str, kind: str, created_at: datetime) -> Job:
         created_at=created_at,
         links={"self": f"/jobs/{job_id}", "cancel": f"/jobs/{job_id}/cancel"},
     )
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    """The step's own last error, not DBOS's "retries exhausted" wrapper around it."""
+    if isinstance(error, DBOSMaxStepRetriesExceeded) and error.errors:
+        return error.errors[-1]
+    return error
 
 
 def _timed_out(workflow: Any) -> bool:
