@@ -71,7 +71,7 @@ def serve(
         host=host,
         port=port,
         log_config=None,
-        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds or None,
     )
 
 
@@ -205,7 +205,8 @@ def jobs_ls(
     query = {k: v for k, v in {"kind": kind, "status": status, "limit": limit}.items() if v}
     with _client(url) as client:
         page = _call(client, "GET", "/jobs", params=query)
-    table = Table("id", "kind", "status", "progress", "created")
+    table = Table("kind", "status", "progress", "created")
+    table.add_column("id", no_wrap=True, min_width=32)
     for job in page["items"]:
         progress = job["progress"]
         done = (
@@ -213,7 +214,7 @@ def jobs_ls(
             if progress["total"]
             else str(progress["done"])
         )
-        table.add_row(job["id"], job["kind"], job["status"], done, job["created_at"])
+        table.add_row(job["kind"], job["status"], done, job["created_at"][:19], job["id"])
     Console().print(table)
 
 
