@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import pytest
+
+from skyferry.config import ConfigurationError, load_settings
+
+
+def test_defaults_are_the_embedded_laptop_setup() -> None:
+    settings = load_settings()
+    assert settings.database_url == "sqlite:///.skyferry/skyferry.db"
+    assert settings.dbos_system_url == "sqlite:///.skyferry/skyferry.dbos.db"
+    assert settings.blob_url == "file://./.skyferry/blobs"
+    assert settings.migrate_on_start is True
+    assert settings.services == ["demo", "inventory", "books", "datasets"]
+
+
+def test_postgres_url_gets_the_psycopg_driver_and_shares_the_database_with_dbos(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SKYFERRY_DATABASE_URL", "postgresql://app@db:5432/shop")
+    settings = load_settings()
+    assert settings.sqlalchemy_url == "postgresql+psycopg://app@db:5432/shop"
+    assert settings.dbos_system_url == "postgresql://app@db:5432/shop"
+    assert settings.migrate_on_start is False
+
+
+def test_lists_accept_commas_or_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SKYFERRY_CORS_ORIGINS", "https://a.example, https://b.example")
+    monkeypatch.setenv("SKYFERRY_SERVICES", '["demo", "books"]')
+    monkeypatch.setenv("SKYFERRY_API_KEYS", "k1,k2")
+    settings = load_settings()
+    assert settings.cors_origins == ["https://a.example", "https://b.example"]
+    assert settings.services == ["demo", "books"]
+    assert [key.get_secret_value() for key in settings.api_keys] == ["k1", "k2"]
+
+
+def test_nested_service_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SKYFERRY_BOOKS__PROVIDER", "openai")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")
+    settings = load_settings()
+    assert settings.books.provider == "openai"
+    assert settings.aws_endpoint_url == "http://127.0.0.1:5000"
+
+
+def test_env_file_is_read() -> None:
+    with open(".env", "w") as env:
+        env.write("SKYFERRY_LOG_LEVEL=DEBUG\n")
+    assert load_settings().log_level == "DEBUG"
+
+
+def test_bad_values_name_the_variable_and_what_it_expects(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SKYFERRY_DATABASE_URL", "mysql://x")
+    monkeypatch.setenv("SKYFERRY_BLOB_URL", "ftp://x")
+    monkeypatch.setenv("SKYFERRY_SERVICES", "demo,tours")
+    monkeypatch.setenv("SKYFERRY_INVENTORY__BACKEND", "mongo")
+    with pytest.raises(ConfigurationError) as error:
+        load_settings()
+    message = str(error.value)
+    assert "SKYFERRY_DATABASE_URL: Value error, expected sqlite:///path or postgresql://" in message
+    assert "SKYFERRY_BLOB_URL: Value error, expected file://path, memory:// or s3://" in message
+    assert "SKYFERRY_SERVICES: Value error, unknown service(s) ['tours']" in message
+    assert "SKYFERRY_INVENTORY__BACKEND: Input should be 'sql' or 'dynamodb'" in message
+
+
+def test_secrets_are_never_echoed_in_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SKYFERRY_API_KEYS", '[{"not": "a string"}]')
+    with pytest.raises(ConfigurationError) as error:
+        load_settings()
+    assert "SKYFERRY_API_KEYS" in str(error.value)
+    assert "not" not in str(error.value).split("SKYFERRY_API_KEYS", 1)[1]

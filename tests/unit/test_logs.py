@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from skyferry.config import load_settings
+from skyferry.logs import configure_logging, request_id
+
+
+def test_json_lines_carry_the_request_id(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(load_settings(log_format="json"))
+    token = request_id.set("req-7")
+    try:
+        logging.getLogger("skyferry.test").warning("stock low", extra={"sku": "A-1"})
+    finally:
+        request_id.reset(token)
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert line["message"] == "stock low"
+    assert line["level"] == "WARNING"
+    assert line["request_id"] == "req-7"
+    assert line["sku"] == "A-1"
+    assert line["job_id"] is None
