@@ -77,3 +77,48 @@ def test_killed_worker_loses_no_job_and_repeats_no_step(database_url: str, tmp_p
     finally:
         for process in [*workers, api]:
             stop(process)
+
+
+def checkpointed_items(database_url: str, job_id: str) -> set[int]:
+    engine = sa.create_engine(load_settings(database_url=database_url).sqlalchemy_url)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.text("SELECT item FROM skyferry_fanout_items WHERE job_id = :job"), {"job": job_id}
+        ).scalars()
+        items = {int(item) for item in rows}
+    engine.dispose()
+    return items
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_killed_fan_out_resumes_without_redoing_finished_items(
+    database_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = skyferry_env(tmp_path, database_url)
+    log = tmp_path / "processes.log"
+    api = start(["serve", "--no-workers", "--port", str(port)], env, log)
+    workers = [start(["worker"], env, log)]
+    items, parallel = 40, 8
+    try:
+        wait_http(url, api)
+        with httpx.Client(base_url=url, timeout=10) as client:
+            body = {"steps": items, "seconds_per_step": 0.25, "parallel": parallel}
+            job_id = client.post("/jobs/demo", json=body).json()["id"]
+            poll(client, job_id, lambda job: job["progress"]["done"] >= 10)
+            stop(workers[0], signal.SIGKILL)
+            finished_before_kill = checkpointed_items(database_url, job_id)
+            workers.append(start(["worker"], env, log))  # a new executor: takes over after 2 s
+            final = poll(client, job_id, lambda job: job["status"] in ("succeeded", "failed"))
+        assert final["status"] == "succeeded", log.read_text()[-3000:]
+        counts = step_counts(database_url, job_id)
+        assert set(counts) == set(range(items))
+        assert len(finished_before_kill) >= 10
+        assert all(counts[item] == 1 for item in finished_before_kill)
+        # only items in flight at the kill may have run twice
+        assert sum(count - 1 for count in counts.values()) <= parallel
+    finally:
+        for process in [*workers, api]:
+            stop(process)
