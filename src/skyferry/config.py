@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     default_job_timeout_seconds: float = Field(default=3600.0, gt=0)
     shutdown_grace_seconds: int = Field(default=20, ge=0)
     executor_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,100}$")
+    app_version: str | None = Field(
+        default=None,
+        max_length=100,
+        description="Jobs resume only on workers of the same version; defaults to skyferry's.",
+    )
 
     @field_validator("api_keys", "cors_origins", "services", mode="before")
     @classmethod

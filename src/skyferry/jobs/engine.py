@@ -23,6 +23,7 @@ from dbos import (
 )
 from pydantic import BaseModel
 
+from skyferry import __version__
 from skyferry.config import Settings
 from skyferry.jobs import runtime
 from skyferry.jobs.kinds import WORKFLOW_PREFIX, JobKind, kind_of_workflow
@@ -119,6 +120,9 @@ class JobEngine:
             "name": "skyferry",
             "system_database_url": self.settings.dbos_system_url,
             "executor_id": self.executor_id,
+            # DBOS's default version is a hash of the workflow code, so a redeploy of the same
+            # release (a dyno restart with a new slug) would strand the jobs of the old processes
+            "application_version": self.settings.app_version or f"skyferry-{__version__}",
             "log_level": self.settings.log_level,
             # every job's steps and the fan-out writer share this pool; DBOS's default of 20
             # starves a process running dozens of jobs at once
