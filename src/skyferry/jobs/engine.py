@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from dbos import (
     DBOS,
+    DBOSConfig,
     Queue,
     SetWorkflowAttributes,
     SetWorkflowID,
@@ -108,14 +109,15 @@ class JobEngine:
         """Let running jobs finish for the grace period; what is left resumes on another worker."""
         grace = self.settings.shutdown_grace_seconds if grace_seconds is None else grace_seconds
         if self._monitor is not None:
-            self._monitor.stop_heartbeat()
+            # keep heartbeating while jobs drain, or others would take them over mid-run
+            self._monitor.stop_recovering()
         DBOS.destroy(workflow_completion_timeout_sec=grace if self.run_workers else 0)
         if self._monitor is not None:
-            self._monitor.deregister()
+            self._monitor.stop()
             self._monitor = None
         runtime.install(None)
 
-    def _dbos_config(self) -> Any:
+    def _dbos_config(self) -> DBOSConfig:
         return {
             "name": "skyferry",
             "system_database_url": self.settings.dbos_system_url,

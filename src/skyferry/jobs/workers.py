@@ -32,19 +32,22 @@ class WorkerMonitor:
         self._timeout = settings.executor_timeout_seconds
         self._started_at = time.time()
         self._stop = threading.Event()
+        self._recovering = True
         self._thread = threading.Thread(target=self._loop, name="skyferry-heartbeat", daemon=True)
 
     def start(self) -> None:
         self.beat()
         self._thread.start()
 
-    def stop_heartbeat(self) -> None:
+    def stop_recovering(self) -> None:
+        """Go on heartbeating but take over nobody's jobs: this process is shutting down."""
+        self._recovering = False
+
+    def stop(self) -> None:
+        """Stop heartbeating and leave the table, so others take over anything left at once."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=self._interval + 5)
-
-    def deregister(self) -> None:
-        """Leave the table on a clean stop, so others take over anything left at once."""
         with self._database.begin() as connection:
             connection.execute(sa.delete(workers).where(workers.c.executor_id == self._executor_id))
 
@@ -87,7 +90,8 @@ class WorkerMonitor:
         while not self._stop.wait(self._interval):
             try:
                 self.beat()
-                self.recover_dead()
+                if self._recovering:
+                    self.recover_dead()
             except Exception:
                 # a database blip must not kill the heartbeat; the next beat tries again
                 log.exception("worker heartbeat failed")
