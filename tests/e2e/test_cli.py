@@ -104,3 +104,28 @@ def test_sigterm_lets_the_running_job_finish(tmp_path: Path) -> None:
     finally:
         stop(worker)
         stop(api)
+
+
+def test_db_upgrade_migrates_an_empty_database(database_url: str, tmp_path: Path) -> None:
+    env = skyferry_env(tmp_path, database_url)
+    first = subprocess.run(
+        [SKYFERRY, "db", "upgrade"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert first.returncode == 0, first.stderr
+    assert "database at revision" in first.stderr
+    assert "0001" in first.stderr
+    again = subprocess.run(
+        [SKYFERRY, "db", "upgrade"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert again.returncode == 0
+    assert again.stderr.splitlines()[-1] == first.stderr.splitlines()[-1]
