@@ -128,8 +128,13 @@ def stats(submitted: dict[str, float], finished: dict[str, float], failed: int) 
     }
 
 
-async def run_noop_jobs(engine: JobEngine, count: int, http_url: str | None) -> dict[str, Any]:
-    """Submit ``count`` no-op jobs, 32 in flight, while one poller notes when each finishes.
+async def run_noop_jobs(
+    engine: JobEngine, count: int, http_url: str | None, in_flight: int
+) -> dict[str, Any]:
+    """Submit ``count`` no-op jobs, ``in_flight`` at a time, noting when each one finishes.
+
+    With many in flight the workers are saturated and latency is mostly time in the queue;
+    one at a time measures the latency of an idle system.
 
     Times are taken here, not from the database: DBOS stores SQLite timestamps in whole seconds
     on Python 3.11. The poller sweeps every unfinished job about every 10-30 ms.
@@ -138,20 +143,24 @@ async def run_noop_jobs(engine: JobEngine, count: int, http_url: str | None) -> 
     assert kind is not None
     submitted: dict[str, float] = {}
     finished: dict[str, float] = {}
+    done_events: dict[str, asyncio.Event] = {}
     failed = 0
-    semaphore = asyncio.Semaphore(32)
+    semaphore = asyncio.Semaphore(in_flight)
     limits = httpx.Limits(max_connections=32)
     async with httpx.AsyncClient(base_url=http_url or "", limits=limits, timeout=60) as client:
 
         async def submit_one() -> None:
             async with semaphore:
+                started = time.perf_counter()
                 if http_url:
                     response = await client.post("/jobs/demo", json={"steps": 0})
                     response.raise_for_status()
                     job_id = str(response.json()["id"])
                 else:
                     job_id = (await engine.submit(kind, DemoParams(steps=0)))[0].id
-                submitted[job_id] = time.perf_counter()
+                submitted[job_id] = started
+                if in_flight == 1:  # wait for it, so the next starts on an idle system
+                    await done_events.setdefault(job_id, asyncio.Event()).wait()
 
         async def poll() -> None:
             nonlocal failed
@@ -161,6 +170,7 @@ async def run_noop_jobs(engine: JobEngine, count: int, http_url: str | None) -> 
                     for job in await engine.get_many(pending):
                         if job.status.is_final:
                             finished[job.id] = time.perf_counter()
+                            done_events.setdefault(job.id, asyncio.Event()).set()
                             failed += job.status.value != "succeeded"
                 await asyncio.sleep(0.01)
 
@@ -190,11 +200,19 @@ def noop_run(
                 if via == "http":
                     wait_http(f"http://127.0.0.1:{port}")
                 http_url = f"http://127.0.0.1:{port}" if via == "http" else None
-                measured = asyncio.run(run_noop_jobs(client, count, http_url))
+                loaded = asyncio.run(run_noop_jobs(client, count, http_url, in_flight=32))
+                idle = asyncio.run(run_noop_jobs(client, 50, http_url, in_flight=1))
             finally:
                 client.stop(0)
                 rt.database.dispose()
-    result = {"backend": backend, "workers": worker_count, "via": via, **measured}
+    result = {
+        "backend": backend,
+        "workers": worker_count,
+        "via": via,
+        **loaded,
+        "idle_latency_ms_p50": idle["latency_ms_p50"],
+        "idle_latency_ms_p99": idle["latency_ms_p99"],
+    }
     print(json.dumps(result), flush=True)
     return result
 
@@ -257,13 +275,15 @@ def wait_http(url: str, timeout: float = 60) -> None:
 
 def markdown(noop: list[dict[str, Any]], fanout: list[dict[str, Any]]) -> str:
     lines = [
-        "| backend | workers | submitted via | jobs | jobs/s | p50 ms | p99 ms |",
+        "| backend | workers | submitted via | jobs | jobs/s | loaded p50 / p99 ms "
+        "| idle p50 / p99 ms |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in noop:
         lines.append(
             f"| {r['backend']} | {r['workers']} | {r['via']} | {r['jobs']} | "
-            f"{r['jobs_per_second']} | {r['latency_ms_p50']} | {r['latency_ms_p99']} |"
+            f"{r['jobs_per_second']} | {r['latency_ms_p50']} / {r['latency_ms_p99']} | "
+            f"{r['idle_latency_ms_p50']} / {r['idle_latency_ms_p99']} |"
         )
     lines += [
         "",
