@@ -180,31 +180,41 @@ async def run_noop_jobs(
     return stats(submitted, finished, failed)
 
 
-def noop_run(
-    backend: str, worker_count: int, via: str, count: int, workdir: Path
-) -> dict[str, Any]:
+@contextmanager
+def cluster(
+    backend: str, workdir: Path, workers: int, api_port: int | None = None
+) -> Iterator[JobEngine]:
+    """A fresh database, ``workers`` worker processes (and an API process when ``api_port``
+    is given), and an engine in this process that submits and watches but runs nothing."""
     with database(backend, workdir) as url:
         env = environment(url, workdir)
         settings = load_settings(database_url=url, blob_url=f"file://{workdir}/blobs")
         rt = build_runtime(settings)
         migrations.upgrade(rt.database)
-        commands = [["worker"] for _ in range(worker_count)]
-        port = 18000 + os.getpid() % 1000
-        if via == "http":
-            commands.append(["serve", "--no-workers", "--port", str(port)])
+        commands = [["worker"] for _ in range(workers)]
+        if api_port is not None:
+            commands.append(["serve", "--no-workers", "--port", str(api_port)])
         with processes(commands, env, workdir / "bench.log"):
-            wait_for_workers(settings, worker_count)
-            client = JobEngine(rt, run_workers=False)
-            client.start()
+            wait_for_workers(settings, workers)
+            if api_port is not None:
+                wait_http(f"http://127.0.0.1:{api_port}")
+            engine = JobEngine(rt, run_workers=False)
+            engine.start()
             try:
-                if via == "http":
-                    wait_http(f"http://127.0.0.1:{port}")
-                http_url = f"http://127.0.0.1:{port}" if via == "http" else None
-                loaded = asyncio.run(run_noop_jobs(client, count, http_url, in_flight=32))
-                idle = asyncio.run(run_noop_jobs(client, 50, http_url, in_flight=1))
+                yield engine
             finally:
-                client.stop(0)
+                engine.stop(0)
                 rt.database.dispose()
+
+
+def noop_run(
+    backend: str, worker_count: int, via: str, count: int, workdir: Path
+) -> dict[str, Any]:
+    port = 18000 + os.getpid() % 1000 if via == "http" else None
+    http_url = f"http://127.0.0.1:{port}" if port else None
+    with cluster(backend, workdir, worker_count, api_port=port) as engine:
+        loaded = asyncio.run(run_noop_jobs(engine, count, http_url, in_flight=32))
+        idle = asyncio.run(run_noop_jobs(engine, 50, http_url, in_flight=1))
     result = {
         "backend": backend,
         "workers": worker_count,
@@ -220,25 +230,13 @@ def noop_run(
 def fanout_run(
     backend: str, workdir: Path, items: int, concurrency: int, seconds: float
 ) -> dict[str, Any]:
-    with database(backend, workdir) as url:
-        env = environment(url, workdir)
-        settings = load_settings(database_url=url, blob_url=f"file://{workdir}/blobs")
-        rt = build_runtime(settings)
-        migrations.upgrade(rt.database)
-        with processes([["worker"]], env, workdir / "bench.log"):
-            wait_for_workers(settings, 1)
-            client = JobEngine(rt, run_workers=False)
-            client.start()
-            try:
-                kind = get_kind("demo")
-                assert kind is not None
-                params = DemoParams(
-                    steps=items, seconds_per_step=seconds, parallel=concurrency, record_steps=False
-                )
-                job, actual = asyncio.run(timed_job(client, kind, params))
-            finally:
-                client.stop(0)
-                rt.database.dispose()
+    kind = get_kind("demo")
+    assert kind is not None
+    params = DemoParams(
+        steps=items, seconds_per_step=seconds, parallel=concurrency, record_steps=False
+    )
+    with cluster(backend, workdir, 1) as engine:
+        job, actual = asyncio.run(timed_job(engine, kind, params))
     assert job.status.value == "succeeded", job
     ideal = items * seconds / concurrency
     result = {

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -15,21 +13,12 @@ import sqlalchemy as sa
 
 from skyferry.config import load_settings
 from tests.e2e.processes import skyferry_env, start, stop, wait_http
+from tests.polling import poll
 from tests.servers import free_port
 
 ROUNDS = 10
 STEPS = 5
 SECONDS_PER_STEP = 0.4
-
-
-def poll(client: httpx.Client, job_id: str, until: Any, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = dict(client.get(f"/jobs/{job_id}").json())
-        if until(job):
-            return job
-        time.sleep(0.03)
-    raise TimeoutError(f"job {job_id} never reached the expected state: {job}")
 
 
 def step_counts(database_url: str, job_id: str) -> dict[int, int]:

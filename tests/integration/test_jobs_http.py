@@ -18,9 +18,8 @@ from skyferry.app import create_app
 from skyferry.config import load_settings
 from skyferry.jobs.engine import JobEngine
 from skyferry.jobs.kinds import get_kind
+from tests.polling import poll
 from tests.servers import serve_in_thread
-
-FINAL = ("succeeded", "failed", "cancelled")
 
 
 @dataclass
@@ -37,17 +36,7 @@ class Api:
         return job.id
 
     def wait(self, job_id: str, timeout: float = 60) -> dict[str, Any]:
-        return poll(self.client, job_id, lambda job: job["status"] in FINAL, timeout)
-
-
-def poll(client: httpx.Client, job_id: str, until: Any, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = dict(client.get(f"/jobs/{job_id}").json())
-        if until(job):
-            return job
-        time.sleep(0.05)
-    raise TimeoutError(f"job {job_id} did not reach the expected state")
+        return poll(self.client, job_id, timeout=timeout)
 
 
 @pytest.fixture
