@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from skyferry.registry import Service
+from skyferry.services.inventory.api import build_router, install_error_handler
+from skyferry.services.inventory.cli import app as cli
 
-service = Service(name="inventory", router=lambda settings: APIRouter())
+service = Service(
+    name="inventory",
+    router=build_router,
+    cli=cli,
+    setup=install_error_handler,
+    tags=["inventory"],
+)
