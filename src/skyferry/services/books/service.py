@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from skyferry.registry import Service
+from skyferry.services.books import api, cli
 
-service = Service(name="books", router=lambda settings: APIRouter())
+service = Service(
+    name="books",
+    router=lambda settings: api.router,
+    cli=cli.app,
+    setup=api.install_error_handlers,
+    tags=["books"],
+)

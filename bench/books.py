@@ -1,0 +1,292 @@
+"""Books benchmark: 20 books x 10 chapters submitted at once, against the ideal wall time.
+
+The offline provider takes 200 ms per chapter and ``provider_concurrency`` is 20, so the ideal is
+20 x 10 x 0.2 / 20 = 2 s of chapter writing. Real processes do the work: `skyferry serve
+--no-workers` takes the 20 POSTs, one or two `skyferry worker` processes write the books, and
+the wall time runs from the first POST to the moment the client sees the last book succeed.
+The baseline, measured in the same run, is the same 200 provider calls under an in-process
+semaphore with nothing durable: what the books would cost with no job engine at all. The
+overlap of provider calls (from each chapter's recorded start and duration) shows whether the
+shared limit held across workers. A second case sets the limit to 5, so calls queue for slots.
+Last, the lease's own cost: one slot taken and given back, uncontended, in milliseconds.
+
+    .venv/bin/python bench/books.py [--backends sqlite,postgres]
+
+Writes bench/results/books.json and prints a Markdown table for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from skyferry.config import load_settings
+from skyferry.jobs.limits import SharedLimit
+from skyferry.services.books.models import BookRequest
+from skyferry.services.books.providers.offline import OfflineProvider
+from skyferry.services.books.settings import BooksSettings
+from skyferry.storage import migrations
+from skyferry.storage.sql import create_engine
+
+SKYFERRY = str(Path(sys.executable).parent / "skyferry")
+POSTGRES_ADMIN = os.environ.get(
+    "SKYFERRY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+RESULTS = Path(__file__).parent / "results" / "books.json"
+
+BOOKS = 20
+CHAPTERS = 10
+SECONDS_PER_CHAPTER = 0.2
+WORDS = 300
+
+
+@contextmanager
+def database(backend: str, workdir: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{workdir}/{uuid.uuid4().hex[:8]}/bench.db"
+        return
+    name = f"skyferry_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def processes(commands: list[list[str]], env: dict[str, str], log: Path) -> Iterator[None]:
+    started = []
+    with log.open("ab") as out:
+        for command in commands:
+            started.append(subprocess.Popen([SKYFERRY, *command], env=env, stdout=out, stderr=out))
+            time.sleep(0.5)  # the first process migrates; the others find the schema ready
+    try:
+        yield
+    finally:
+        for process in started:
+            process.terminate()
+        for process in started:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def wait_until_ready(url: str, workers: int, timeout: float = 90) -> None:
+    """The API answers and every worker has heartbeated (its queue is being polled)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    time.sleep(2.0 + workers)  # worker start-up: DBOS launch and the first queue poll
+    if time.monotonic() > deadline:
+        raise TimeoutError(url)
+
+
+async def submit_and_wait(url: str) -> tuple[float, list[str]]:
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        body = {"topic": "urban beekeeping", "chapters": CHAPTERS, "words_per_chapter": WORDS}
+        started = time.perf_counter()
+        responses = await asyncio.gather(
+            *(client.post("/books", json={**body, "title": f"Book {n}"}) for n in range(BOOKS))
+        )
+        ids = [response.json()["id"] for response in responses]
+        pending = set(ids)
+        while pending:
+            for book_id in list(pending):
+                book = (await client.get(f"/books/{book_id}")).json()
+                if book["status"] == "succeeded":
+                    pending.discard(book_id)
+                elif book["status"] in ("failed", "cancelled"):
+                    raise RuntimeError(f"book {book_id} {book['status']}: {book['error']}")
+            await asyncio.sleep(0.02)
+        return time.perf_counter() - started, ids
+
+
+def chapter_timings(blobs: Path, ids: list[str]) -> tuple[int, float]:
+    """From each chapter's recorded start and duration: the most provider calls in flight at
+    once, and the median gap between one chapter's end and the next one's start in a book (the
+    engine's per-step overhead: checkpoint, progress, slot, blob writes)."""
+    events: list[tuple[float, int]] = []
+    gaps: list[float] = []
+    for book_id in ids:
+        paths = (blobs / "books" / book_id / "chapters").glob("*.json")
+        chapters = sorted(
+            (json.loads(path.read_text()) for path in paths), key=lambda c: c["number"]
+        )
+        for chapter in chapters:
+            end = chapter["started_at"] + chapter["seconds"]
+            events += [(chapter["started_at"], 1), (end, -1)]
+        gaps += [
+            later["started_at"] - (earlier["started_at"] + earlier["seconds"])
+            for earlier, later in itertools.pairwise(chapters)
+        ]
+    most = current = 0
+    for _, change in sorted(events):
+        current += change
+        most = max(most, current)
+    return most, statistics.median(gaps)
+
+
+def books_run(backend: str, workers: int, concurrency: int, workdir: Path) -> dict[str, Any]:
+    run_dir = workdir / uuid.uuid4().hex[:8]
+    with database(backend, run_dir) as url:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SKYFERRY_")}
+        env.update(
+            SKYFERRY_DATABASE_URL=url,
+            SKYFERRY_BLOB_URL=f"file://{run_dir}/blobs",
+            SKYFERRY_AUTO_MIGRATE="true",
+            SKYFERRY_LOG_LEVEL="WARNING",
+            SKYFERRY_SHUTDOWN_GRACE_SECONDS="0",
+            SKYFERRY_SERVICES="books",
+            SKYFERRY_BOOKS__OFFLINE_SECONDS_PER_CHAPTER=str(SECONDS_PER_CHAPTER),
+            SKYFERRY_BOOKS__PROVIDER_CONCURRENCY=str(concurrency),
+        )
+        port = 18000 + os.getpid() % 1000
+        commands = [["serve", "--no-workers", "--port", str(port)]] + [["worker"]] * workers
+        with processes(commands, env, workdir / "bench.log"):
+            api = f"http://127.0.0.1:{port}"
+            wait_until_ready(api, workers)
+            wall, ids = asyncio.run(submit_and_wait(api))
+        overlap, gap = chapter_timings(run_dir / "blobs", ids)
+    ideal = BOOKS * CHAPTERS * SECONDS_PER_CHAPTER / concurrency
+    result = {
+        "backend": backend,
+        "workers": workers,
+        "provider_concurrency": concurrency,
+        "ideal_seconds": round(ideal, 3),
+        "actual_seconds": round(wall, 3),
+        "efficiency": round(ideal / wall, 3),
+        "max_calls_in_flight": overlap,
+        "chapter_gap_ms_p50": round(gap * 1000, 1),
+    }
+    print(json.dumps(result), flush=True)
+    return result
+
+
+async def baseline(concurrency: int) -> float:
+    """The same provider calls, in one process, under a plain semaphore: no durability at all."""
+    provider = OfflineProvider(BooksSettings(offline_seconds_per_chapter=SECONDS_PER_CHAPTER))
+    semaphore = asyncio.Semaphore(concurrency)
+    request = BookRequest(topic="urban beekeeping", chapters=CHAPTERS, words_per_chapter=WORDS)
+
+    async def book() -> None:
+        async with semaphore:
+            outline = await provider.outline(request)
+        for number in range(1, CHAPTERS + 1):
+            async with semaphore:
+                await provider.chapter(request, outline, number)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(book() for _ in range(BOOKS)))
+    return time.perf_counter() - started
+
+
+def lease_cost(backend: str, workdir: Path, rounds: int = 200) -> dict[str, Any]:
+    """Milliseconds one uncontended provider call spends taking and returning its slot."""
+    with database(backend, workdir / uuid.uuid4().hex[:8]) as url:
+        settings = load_settings(database_url=url)
+        settings.ensure_local_dirs()
+        engine = create_engine(settings.sqlalchemy_url)
+        migrations.upgrade(engine)
+        limit = SharedLimit(engine, "bench", 20)
+
+        async def holds() -> float:
+            async with limit.hold():
+                pass  # the first hold creates the slot rows
+            started = time.perf_counter()
+            for _ in range(rounds):
+                async with limit.hold():
+                    pass
+            return time.perf_counter() - started
+
+        seconds = asyncio.run(holds())
+        engine.dispose()
+    result = {"backend": backend, "lease_ms": round(seconds / rounds * 1000, 2)}
+    print(json.dumps(result), flush=True)
+    return result
+
+
+def markdown(runs: list[dict[str, Any]], baselines: dict[int, float]) -> str:
+    lines = [
+        "| backend | workers | provider concurrency | ideal s | in-process baseline s "
+        "| actual s | ideal / actual | baseline / actual | most calls in flight "
+        "| gap between chapters, ms p50 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        base = baselines[r["provider_concurrency"]]
+        lines.append(
+            f"| {r['backend']} | {r['workers']} | {r['provider_concurrency']} | "
+            f"{r['ideal_seconds']} | {base:.3f} | {r['actual_seconds']} | {r['efficiency']} | "
+            f"{base / r['actual_seconds']:.3f} | {r['max_calls_in_flight']} | "
+            f"{r['chapter_gap_ms_p50']} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backends", default="sqlite,postgres")
+    args = parser.parse_args()
+    cases = [(1, 20), (2, 20), (2, 5)]  # (workers, provider_concurrency)
+    baselines = {c: asyncio.run(baseline(c)) for c in sorted({c for _, c in cases})}
+    runs: list[dict[str, Any]] = []
+    leases: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="skyferry-bench-") as tmp:
+        for backend in args.backends.split(","):
+            leases.append(lease_cost(backend, Path(tmp)))
+            for workers, concurrency in cases:
+                runs.append(books_run(backend, workers, concurrency, Path(tmp)))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "when": datetime.now(UTC).isoformat(timespec="seconds"),
+                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+                "books": BOOKS,
+                "chapters": CHAPTERS,
+                "seconds_per_chapter": SECONDS_PER_CHAPTER,
+                "baseline_seconds": {str(c): round(s, 3) for c, s in baselines.items()},
+                "runs": runs,
+                "lease": leases,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(markdown(runs, baselines))
+    print()
+    print("| backend | one slot taken and returned, ms |\n|---|---|")
+    for lease in leases:
+        print(f"| {lease['backend']} | {lease['lease_ms']} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Fake servers for third-party APIs, speaking their real wire formats."""
