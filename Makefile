@@ -18,6 +18,7 @@ install-dev: $(UV)  ## runtime + test/lint dependencies, as locked
 	$(UV) sync --frozen --inexact --quiet --extra dev
 
 run: install  ## serve on http://127.0.0.1:8000 with embedded SQLite + local files
+	$(VENV)/bin/skyferry datasets demo --if-missing
 	$(VENV)/bin/skyferry serve
 
 test: install-dev  ## the whole suite; Postgres tests need 127.0.0.1:5432 (they fail, not skip, under CI=true)

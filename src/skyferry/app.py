@@ -73,7 +73,13 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["Location", "ETag", "X-Request-ID"],
+            expose_headers=[
+                "Location",
+                "ETag",
+                "X-Request-ID",
+                "Content-Disposition",
+                "Retry-After",
+            ],
         )
 
     @app.get("/health", tags=["operations"], summary="Liveness: the process answers")

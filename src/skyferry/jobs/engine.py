@@ -130,9 +130,6 @@ class JobEngine:
             # starves a process running dozens of jobs at once
             "sys_db_pool_size": max(20, self.settings.worker_concurrency // 2),
             "max_executor_threads": max(64, self.settings.worker_concurrency * 2),
-            # waits on results and events poll this often; DBOS's 1 s default adds a second of
-            # latency to every job an HTTP client or the CLI waits for
-            "notification_listener_polling_interval_sec": 0.05,
         }
 
     # -- commands --------------------------------------------------------------------------------

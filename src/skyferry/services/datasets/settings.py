@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+
+from skyferry.storage.blobs.keys import validate_prefix
 
 
 class DatasetsSettings(BaseModel):
@@ -12,4 +14,35 @@ class DatasetsSettings(BaseModel):
     )
     duckdb_threads: int = Field(default=2, ge=1, le=64)
     duckdb_memory_limit: str = Field(default="512MB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB)$")
-    chunk_rows: int = Field(default=50_000, ge=1000, description="Rows per streamed batch.")
+    chunk_rows: int = Field(
+        default=10_000,
+        ge=1000,
+        description="Rows per streamed batch: smaller holds less memory, larger costs more calls.",
+    )
+    buffered_chunks: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Encoded chunks a download may hold while the client catches up.",
+    )
+    max_concurrent_downloads: int = Field(
+        default=8,
+        ge=1,
+        le=1000,
+        description="Downloads streaming at once per process; more answer 503 with Retry-After.",
+    )
+    max_filter_values: int = Field(
+        default=1000, ge=1, le=100_000, description="Values one column filter may list (IN)."
+    )
+    row_group_rows: int = Field(
+        default=100_000, ge=1000, description="Rows per Parquet row group written by ingest."
+    )
+
+    @field_validator("prefix")
+    @classmethod
+    def _key_prefix(cls, value: str) -> str:
+        if value:
+            validate_prefix(value)
+        if value and not value.endswith("/"):
+            raise ValueError("expected a prefix ending in '/', e.g. datasets/")
+        return value
