@@ -31,8 +31,11 @@ lint: install-dev
 
 check: lint test
 
-bench: install-dev
+bench: install-dev  ## every benchmark; results in bench/results/, table in docs/benchmarks.md
 	$(VENV)/bin/python bench/jobs.py
+	$(VENV)/bin/python bench/inventory.py
+	$(VENV)/bin/python bench/books.py
+	$(VENV)/bin/python bench/datasets.py
 
 clean:
 	rm -rf $(VENV) .skyferry .mypy_cache .ruff_cache .pytest_cache
