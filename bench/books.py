@@ -24,21 +24,19 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.harness import database, processes
 
 from skyferry.config import load_settings
 from skyferry.jobs.limits import SharedLimit
@@ -48,50 +46,12 @@ from skyferry.services.books.settings import BooksSettings
 from skyferry.storage import migrations
 from skyferry.storage.sql import create_engine
 
-SKYFERRY = str(Path(sys.executable).parent / "skyferry")
-POSTGRES_ADMIN = os.environ.get(
-    "SKYFERRY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 RESULTS = Path(__file__).parent / "results" / "books.json"
 
 BOOKS = 20
 CHAPTERS = 10
 SECONDS_PER_CHAPTER = 0.2
 WORDS = 300
-
-
-@contextmanager
-def database(backend: str, workdir: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite:///{workdir}/{uuid.uuid4().hex[:8]}/bench.db"
-        return
-    name = f"skyferry_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@contextmanager
-def processes(commands: list[list[str]], env: dict[str, str], log: Path) -> Iterator[None]:
-    started = []
-    with log.open("ab") as out:
-        for command in commands:
-            started.append(subprocess.Popen([SKYFERRY, *command], env=env, stdout=out, stderr=out))
-            time.sleep(0.5)  # the first process migrates; the others find the schema ready
-    try:
-        yield
-    finally:
-        for process in started:
-            process.terminate()
-        for process in started:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 def wait_until_ready(url: str, workers: int, timeout: float = 90) -> None:
@@ -170,7 +130,7 @@ def books_run(backend: str, workers: int, concurrency: int, workdir: Path) -> di
         )
         port = 18000 + os.getpid() % 1000
         commands = [["serve", "--no-workers", "--port", str(port)]] + [["worker"]] * workers
-        with processes(commands, env, workdir / "bench.log"):
+        with processes(commands, env, workdir / "bench.log", stagger_seconds=0.5):
             api = f"http://127.0.0.1:{port}"
             wait_until_ready(api, workers)
             wall, ids = asyncio.run(submit_and_wait(api))

@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,8 @@ import duckdb
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.harness import free_port
 
 SKYFERRY = str(Path(sys.executable).parent / "skyferry")
 RESULTS = Path(__file__).parent / "results" / "datasets.json"
@@ -58,12 +59,6 @@ def environment(workdir: Path) -> dict[str, str]:
         HOME=str(workdir),  # DuckDB would put downloaded extensions here: there must be none
     )
     return env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

@@ -42,6 +42,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.harness import free_port
+
 from skyferry.services.inventory.models import Item
 from skyferry.services.inventory.sql import SqlItemStore, items
 from skyferry.storage import migrations
@@ -213,14 +215,6 @@ def generate_load(port: int, paths: list[str], *extra: str) -> dict[str, Any]:
 
 
 # -- servers -------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def environment(database_url: str, blob_url: str) -> dict[str, str]:

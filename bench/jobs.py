@@ -19,11 +19,9 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -31,9 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.harness import database, processes, wait_http
 
 from skyferry.app import build_runtime
 from skyferry.config import Settings, load_settings
@@ -43,26 +42,7 @@ from skyferry.jobs.kinds import get_kind
 from skyferry.jobs.models import Job
 from skyferry.storage import migrations
 
-SKYFERRY = str(Path(sys.executable).parent / "skyferry")
-POSTGRES_ADMIN = os.environ.get(
-    "SKYFERRY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 RESULTS = Path(__file__).parent / "results" / "jobs.json"
-
-
-@contextmanager
-def database(backend: str, workdir: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite:///{workdir}/{uuid.uuid4().hex[:8]}/bench.db"
-        return
-    name = f"skyferry_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def environment(database_url: str, workdir: Path) -> dict[str, str]:
@@ -75,24 +55,6 @@ def environment(database_url: str, workdir: Path) -> dict[str, str]:
         SKYFERRY_SHUTDOWN_GRACE_SECONDS="0",
     )
     return env
-
-
-@contextmanager
-def processes(commands: list[list[str]], env: dict[str, str], log: Path) -> Iterator[None]:
-    started = []
-    with log.open("ab") as out:
-        for command in commands:
-            started.append(subprocess.Popen([SKYFERRY, *command], env=env, stdout=out, stderr=out))
-    try:
-        yield
-    finally:
-        for process in started:
-            process.terminate()
-        for process in started:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 def wait_for_workers(settings: Settings, count: int, timeout: float = 60) -> None:
@@ -258,17 +220,6 @@ async def timed_job(engine: JobEngine, kind: Any, params: DemoParams) -> tuple[J
     job, _ = await engine.submit(kind, params)
     job = await engine.wait(job.id, poll_seconds=0.01)
     return job, time.perf_counter() - started
-
-
-def wait_http(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise TimeoutError(url)
 
 
 def markdown(noop: list[dict[str, Any]], fanout: list[dict[str, Any]]) -> str:
