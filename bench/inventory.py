@@ -8,6 +8,8 @@ take turns (never two up at once, so they do not share the two cores) over inter
 the load comes from another process, a small asyncio HTTP/1.1 keep-alive client (`wrk` is not
 installed, and httpx would be the bottleneck) that times every request. Reported: the median
 round's requests/s, the median p99, and ratios to the bare app (target: requests/s >= 0.9).
+Each server runs on a core of its own and the load generator on the other, as one uvicorn
+process on one vCPU would be deployed.
 
 Download: a 200 MB file streamed from `GET /file/download/{name}` by the same raw client,
 against reading the blob straight from the file:// store in-process.
@@ -42,7 +44,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.harness import free_port
+from bench.harness import free_port, pin_to_core
 
 from skyferry.services.inventory.models import Item
 from skyferry.services.inventory.sql import SqlItemStore, items
@@ -103,7 +105,7 @@ def router_app(database_url: str, blob_url: str) -> Any:
 
     from fastapi import FastAPI
 
-    from skyferry.app import build_runtime
+    from skyferry.app import add_routes, build_runtime
     from skyferry.config import load_settings
     from skyferry.services.inventory.api import build_router, install_error_handler
 
@@ -116,7 +118,7 @@ def router_app(database_url: str, blob_url: str) -> Any:
         app.state.runtime.database.dispose()
 
     app = FastAPI(lifespan=lifespan)
-    app.include_router(build_router(settings))
+    add_routes(app, build_router(settings), [])
     install_error_handler(app, settings)
     return app
 
@@ -210,8 +212,12 @@ def run_load(argv: list[str]) -> None:
 
 def generate_load(port: int, paths: list[str], *extra: str) -> dict[str, Any]:
     command = [sys.executable, __file__, "load", "--port", str(port), "--paths", ",".join(paths)]
-    done = subprocess.run([*command, *extra], capture_output=True, text=True, check=True)
-    return dict(json.loads(done.stdout))
+    client = subprocess.Popen([*command, *extra], stdout=subprocess.PIPE, text=True)
+    pin_to_core(client.pid, 1)
+    stdout, _ = client.communicate()
+    if client.returncode:
+        raise RuntimeError(f"the load generator failed with exit code {client.returncode}")
+    return dict(json.loads(stdout))
 
 
 # -- servers -------------------------------------------------------------------------------------
@@ -243,6 +249,7 @@ def server(kind: str, database_url: str, blob_url: str, workdir: Path) -> Iterat
     process = subprocess.Popen(
         command, env=environment(database_url, blob_url), stdout=log, stderr=subprocess.STDOUT
     )
+    pin_to_core(process.pid, 0)
     try:
         deadline = time.monotonic() + 60
         while True:

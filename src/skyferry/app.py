@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Lifespan
 
 from skyferry import __version__, registry
 from skyferry.config import Settings, load_settings
@@ -17,7 +17,7 @@ from skyferry.jobs import api as jobs_api
 from skyferry.jobs.engine import JobEngine
 from skyferry.jobs.runtime import Runtime
 from skyferry.logs import configure_logging
-from skyferry.middleware import ProblemForTooLarge, RequestIdMiddleware
+from skyferry.middleware import EdgeMiddleware
 from skyferry.problems import install_problem_handlers, problem_response
 from skyferry.storage import migrations
 from skyferry.storage.blobs import open_blob_store
@@ -27,7 +27,7 @@ from skyferry.storage.sql import check_database, create_engine
 
 class SkyferryAPI(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
-        return ProblemForTooLarge(super().build_middleware_stack())
+        return EdgeMiddleware(super().build_middleware_stack())
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -37,10 +37,24 @@ def build_runtime(settings: Settings) -> Runtime:
     return Runtime(settings=settings, database=database, blobs=blobs)
 
 
+def add_routes(app: FastAPI, router: APIRouter, lifespans: list[Lifespan[FastAPI]]) -> None:
+    """Put a router's routes on the app itself, and keep its lifespan for the app's to enter.
+
+    ``include_router`` would keep the router as one nested route that FastAPI searches route by
+    route, twice per request, for every included router in turn: with every service enabled
+    that was about a third of the time an item read took. A route is complete once declared
+    (its path prefix, tags, dependencies and body limit are fixed then), so copying it serves
+    the same requests and documents the same OpenAPI.
+    """
+    app.router.routes.extend(router.routes)
+    lifespans.append(router.lifespan_context)
+
+
 def create_app(settings: Settings | None = None, *, run_workers: bool | None = None) -> FastAPI:
     """One app per call, nothing shared at import time, so tests can build several."""
     settings = settings or load_settings()
     workers = settings.workers if run_workers is None else run_workers
+    router_lifespans: list[Lifespan[FastAPI]] = []
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -53,7 +67,10 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
         app.state.runtime = rt
         app.state.jobs = engine
         try:
-            yield
+            async with AsyncExitStack() as routers:
+                for router_lifespan in router_lifespans:
+                    await routers.enter_async_context(router_lifespan(app))
+                yield
         finally:
             await asyncio.to_thread(engine.stop)
             rt.database.dispose()
@@ -66,7 +83,6 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
         max_body_size=settings.max_body_bytes,
     )
     install_problem_handlers(app)
-    app.add_middleware(RequestIdMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -108,10 +124,10 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
             )
         return JSONResponse({"status": "ready", "checks": {"database": "ok", "blobs": "ok"}})
 
-    app.include_router(jobs_api.router)
+    add_routes(app, jobs_api.router, router_lifespans)
     for service in registry.load_all():
         if service.name in settings.services:
-            app.include_router(service.router(settings))
+            add_routes(app, service.router(settings), router_lifespans)
             if service.setup is not None:
                 service.setup(app, settings)
     return app
