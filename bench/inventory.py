@@ -14,7 +14,7 @@ process on one vCPU would be deployed.
 Download: a 200 MB file streamed from `GET /file/download/{name}` by the same raw client,
 against reading the blob straight from the file:// store in-process.
 
-    .venv/bin/python bench/inventory.py [--seconds 5] [--rounds 3] [--connections 32]
+    .venv/bin/python bench/inventory.py [--seconds 5] [--rounds 5] [--connections 32]
                                         [--download-mb 200] [--quick]
 
 Writes bench/results/inventory.json and prints a Markdown table for docs/benchmarks.md.
@@ -377,7 +377,7 @@ def downloads(database_url: str, blob_url: str, workdir: Path, size_mb: int) -> 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--download-mb", type=int, default=200)
     parser.add_argument("--quick", action="store_true", help="short rounds, a 50 MB file")

