@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import signal
 import sys
@@ -64,14 +63,11 @@ def serve(
     import uvicorn
 
     from skyferry.app import create_app
+    from skyferry.runtimes import freeze_startup_heap
 
     settings = _settings(workers=workers)
     app = create_app(settings)
-    # What is imported and built by now lives as long as the process; frozen, it is left out of
-    # the collector's passes, which then only scan what requests allocate (about a tenth more
-    # item reads per second in bench/inventory.py)
-    gc.collect()
-    gc.freeze()
+    freeze_startup_heap()
     # uvicorn turns SIGTERM into a graceful shutdown: the lifespan lets running jobs finish
     uvicorn.run(
         app,
