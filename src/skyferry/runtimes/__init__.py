@@ -10,7 +10,7 @@ def freeze_startup_heap() -> None:
 
     Modules, DBOS, SQLAlchemy metadata and pydantic models live as long as the process; frozen,
     the collector's full passes only scan what requests allocate. In bench/inventory.py that is
-    about a tenth more item reads per second and a third of the p99.
+    about a tenth more item reads per second, and a p99 a third of a bare FastAPI app's.
     """
     gc.collect()
     gc.freeze()
