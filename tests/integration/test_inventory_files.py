@@ -71,12 +71,15 @@ def test_upload_list_download_delete(api: httpx.Client) -> None:
     assert created.headers["location"] == "/file/download/manuals/pump.txt"
     assert created.json()["name"] == "manuals/pump.txt"
     assert created.json()["size"] == 2
+    assert created.json()["content_type"] == "text/plain"
     replaced = upload(api, "manuals/pump.txt", b"version 2", **{"content-type": "text/plain"})
     assert replaced.status_code == 200
     assert replaced.headers["etag"] != created.headers["etag"]
 
     listed = api.get("/files").json()
-    assert [(f["name"], f["size"]) for f in listed["files"]] == [("manuals/pump.txt", 9)]
+    assert [(f["name"], f["size"], f["content_type"]) for f in listed["files"]] == [
+        ("manuals/pump.txt", 9, "text/plain")
+    ]
 
     download = api.get("/file/download/manuals/pump.txt")
     assert download.status_code == 200

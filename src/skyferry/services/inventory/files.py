@@ -145,11 +145,13 @@ class Files:
             yield chunk
 
     def _stored(self, info: BlobInfo) -> StoredFile:
+        name = info.key[len(self._prefix) :]
         return StoredFile(
-            name=info.key[len(self._prefix) :],
+            name=name,
             size=info.size,
             etag=info.etag,
-            content_type=info.content_type,
+            # a local store keeps no media type; say what a download of it will be served as
+            content_type=info.content_type or guess_type(name),
             last_modified=info.last_modified,
         )
 
