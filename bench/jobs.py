@@ -2,8 +2,9 @@
 
 Every number comes from real processes: `skyferry worker` subprocesses run the jobs, and jobs
 are submitted either through Python (a JobEngine that runs no workers) or through HTTP
-(`skyferry serve --no-workers`). Latency is submit→done as the database recorded it
-(created_at → finished_at), so client polling adds nothing. Fan-out efficiency is
+(`skyferry serve --no-workers`). Latency is submit→done as the client sees it, timed by a
+poller that sweeps unfinished jobs every 10-30 ms (DBOS keeps SQLite timestamps in whole
+seconds on Python 3.11, too coarse to use). Fan-out efficiency is
 ideal / actual run time of one job fanning 1000 items of 100 ms out at concurrency 50.
 
     .venv/bin/python bench/jobs.py [--jobs 1000] [--backends sqlite,postgres] [--quick]
