@@ -16,7 +16,7 @@ from starlette.responses import Response, StreamingResponse
 
 from skyferry.services.inventory.errors import BackendUnavailableError, RangeNotSatisfiableError
 from skyferry.services.inventory.etags import parse_etags
-from skyferry.services.inventory.files import Files, guess_type
+from skyferry.services.inventory.files import Files, served_type
 from skyferry.services.inventory.ranges import parse_range
 from skyferry.storage.blobs import BlobInfo
 
@@ -77,7 +77,7 @@ def _entity_headers(filename: str, info: BlobInfo, length: int) -> dict[str, str
     return {
         **_validators(info),
         # set here, not as media_type, so Starlette adds no charset the file may not be in
-        "Content-Type": info.content_type or guess_type(filename),
+        "Content-Type": served_type(info, filename),
         "Content-Length": str(length),
         "Accept-Ranges": "bytes",
         "Content-Disposition": _attachment(filename.rpartition("/")[2]),

@@ -49,7 +49,7 @@ class Files:
             info = await self._blobs.put(key, self._limited(body), content_type=content_type)
         except StorageError as exc:
             raise await self._failure(filename, key, exc, writing=True) from exc
-        return self._stored(info), created
+        return self._stored(info, content_type=served_type(info, filename)), created
 
     async def head(self, filename: str) -> BlobInfo:
         key = blob_key(self._prefix, filename)
@@ -82,7 +82,7 @@ class Files:
         after = decode_cursor(cursor) if cursor else ""
         try:
             found = [
-                self._stored(info)
+                self._stored(info, content_type=info.content_type)
                 async for info in self._blobs.list(self._prefix + prefix)
                 if info.key[len(self._prefix) :] > after
             ]
@@ -144,16 +144,20 @@ class Files:
                 raise FileTooLargeError(self.max_bytes)
             yield chunk
 
-    def _stored(self, info: BlobInfo) -> StoredFile:
-        name = info.key[len(self._prefix) :]
+    def _stored(self, info: BlobInfo, *, content_type: str | None) -> StoredFile:
         return StoredFile(
-            name=name,
+            name=info.key[len(self._prefix) :],
             size=info.size,
             etag=info.etag,
-            # a local store keeps no media type; say what a download of it will be served as
-            content_type=info.content_type or guess_type(name),
+            content_type=content_type,
             last_modified=info.last_modified,
         )
+
+
+def served_type(info: BlobInfo, filename: str) -> str:
+    """The media type a download of the file is served with: the one stored with it, or, from a
+    store that keeps none (local files), what its name suggests."""
+    return info.content_type or guess_type(filename)
 
 
 def guess_type(filename: str) -> str:
