@@ -1,4 +1,16 @@
-"""skyferry: one Python web service and its durable jobs, on a laptop, containers or Lambda."""
+"""skyferry: one Python web service and its durable jobs, on a laptop, containers or Lambda.
+
+Everything a service author or a team's own app needs is importable from here; every other
+module is internal and may change::
+
+    import skyferry
+
+    app = FastAPI()
+    skyferry.install(app)
+
+    @skyferry.job("mine.count", params=Count)
+    async def count(ctx: skyferry.JobContext, params: Count) -> dict[str, int]: ...
+"""
 
 from __future__ import annotations
 
@@ -9,4 +21,39 @@ try:
 except PackageNotFoundError:  # running from a source tree without an install
     __version__ = "0.0.0"
 
-__all__ = ["__version__"]
+from skyferry.app import create_app, install
+from skyferry.errors import Problem, SkyferryError
+from skyferry.jobs.api import accepted
+from skyferry.jobs.context import JobContext
+from skyferry.jobs.fanout import FanOutResult, RateLimit
+from skyferry.jobs.kinds import JobKind, Submission, job
+from skyferry.jobs.limits import SharedLimit
+from skyferry.jobs.models import Job, JobStatus
+from skyferry.jobs.retry import Retry
+from skyferry.jobs.steps import step
+from skyferry.platform import Platform
+from skyferry.resources import Resource
+from skyferry.service import Service
+
+__all__ = [
+    "FanOutResult",
+    "Job",
+    "JobContext",
+    "JobKind",
+    "JobStatus",
+    "Platform",
+    "Problem",
+    "RateLimit",
+    "Resource",
+    "Retry",
+    "Service",
+    "SharedLimit",
+    "SkyferryError",
+    "Submission",
+    "__version__",
+    "accepted",
+    "create_app",
+    "install",
+    "job",
+    "step",
+]

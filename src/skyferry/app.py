@@ -1,88 +1,131 @@
-"""Builds the FastAPI app from settings; its lifespan starts and stops storage and jobs."""
+"""skyferry's own app (``create_app``) and the way into a team's own (``install``).
+
+Both do the same to a FastAPI app: the ``/jobs`` routes, ``/health`` and ``/ready``, the
+problem+json handlers, API keys on every data route, the enabled services' routes, and a
+lifespan that opens the platform (database, blob store, service resources) and the job engine
+around the app's own lifespan. Nothing is shared at import time; a second app started in the
+same process fails with a clear message, because DBOS keeps one engine per process.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp, Lifespan
+from starlette.types import ASGIApp
 
-from skyferry import __version__, registry
-from skyferry.config import Settings, load_settings
+from skyferry import __version__, service
+from skyferry.config import Settings, attach_services, load_settings
+from skyferry.http.middleware import EdgeMiddleware
+from skyferry.http.problems import document_errors, install_problem_handlers, problem_response
+from skyferry.http.security import ApiKeyGuard
 from skyferry.jobs import api as jobs_api
 from skyferry.jobs.engine import JobEngine
-from skyferry.jobs.runtime import Runtime
 from skyferry.logs import configure_logging
-from skyferry.middleware import EdgeMiddleware
-from skyferry.problems import install_problem_handlers, problem_response
-from skyferry.storage import migrations
-from skyferry.storage.blobs import open_blob_store
+from skyferry.platform import Platform, open_platform
+from skyferry.service import Service
 from skyferry.storage.errors import StorageError
-from skyferry.storage.sql import check_database, create_engine
+from skyferry.storage.sql import check_database
 
 
-class SkyferryAPI(FastAPI):
-    def build_middleware_stack(self) -> ASGIApp:
-        return EdgeMiddleware(super().build_middleware_stack())
+@dataclass(frozen=True)
+class Setup:
+    """What an app runs with: its settings, the services it loads, whether it runs jobs."""
+
+    settings: Settings
+    services: Sequence[Service[Any]]
+    run_workers: bool
 
 
-def build_runtime(settings: Settings) -> Runtime:
-    settings.ensure_local_dirs()
-    database = create_engine(settings.sqlalchemy_url)
-    blobs = open_blob_store(settings.blob_url, endpoint_url=settings.aws_endpoint_url)
-    return Runtime(settings=settings, database=database, blobs=blobs)
+def load_setup(
+    settings: Settings | None = None,
+    *,
+    default_services: Sequence[str] | None,
+    run_workers: bool | None = None,
+) -> Setup:
+    """Settings and services from the environment. ``default_services`` apply when
+    ``SKYFERRY_SERVICES`` is unset (None: every installed service)."""
+    settings = settings or load_settings()
+    names = settings.services
+    if names is None:
+        names = list(service.installed()) if default_services is None else list(default_services)
+    services = service.load(names)
+    attach_services(settings, services)
+    workers = settings.workers if run_workers is None else run_workers
+    return Setup(settings=settings, services=services, run_workers=workers)
 
 
-def add_routes(app: FastAPI, router: APIRouter, lifespans: list[Lifespan[FastAPI]]) -> None:
-    """Put a router's routes on the app itself, and keep its lifespan for the app's to enter.
+@asynccontextmanager
+async def running(setup: Setup) -> AsyncIterator[tuple[Platform, JobEngine]]:
+    """Open the platform and start the job engine; stop both on the way out.
 
-    ``include_router`` would keep the router as one nested route that FastAPI searches route by
-    route, twice per request, for every included router in turn: with every service enabled
-    that was about a third of the time an item read took. A route is complete once declared
-    (its path prefix, tags, dependencies and body limit are fixed then), so copying it serves
-    the same requests and documents the same OpenAPI.
+    The engine stops on a thread, so running jobs can finish on this loop while it waits.
     """
-    app.router.routes.extend(router.routes)
-    lifespans.append(router.lifespan_context)
+    configure_logging(setup.settings)
+    async with open_platform(setup.settings, setup.services) as platform:
+        engine = JobEngine(platform, run_workers=setup.run_workers)
+        await engine.start()
+        try:
+            yield platform, engine
+        finally:
+            await asyncio.to_thread(engine.stop)
+
+
+def install(
+    app: FastAPI,
+    settings: Settings | None = None,
+    *,
+    run_workers: bool | None = None,
+    services: Sequence[str] = (),
+) -> FastAPI:
+    """Give a team's own FastAPI app durable jobs: ``/jobs`` routes, ``/health``, ``/ready``,
+    problem+json errors, API keys, and a lifespan that starts the job engine (before the app's
+    own lifespan, so its start-up code may submit jobs).
+
+    ``services`` are the skyferry services to mount beside the app's routes when
+    ``SKYFERRY_SERVICES`` is unset (default: none).
+    """
+    setup = load_setup(settings, default_services=services, run_workers=run_workers)
+    _prepare(app, setup)
+    return app
 
 
 def create_app(settings: Settings | None = None, *, run_workers: bool | None = None) -> FastAPI:
-    """One app per call, nothing shared at import time, so tests can build several."""
-    settings = settings or load_settings()
-    workers = settings.workers if run_workers is None else run_workers
-    router_lifespans: list[Lifespan[FastAPI]] = []
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging(settings)
-        rt = build_runtime(settings)
-        if settings.migrate_on_start:
-            await asyncio.to_thread(migrations.upgrade, rt.database)
-        engine = JobEngine(rt, run_workers=workers)
-        await asyncio.to_thread(engine.start)
-        app.state.runtime = rt
-        app.state.jobs = engine
-        try:
-            async with AsyncExitStack() as routers:
-                for router_lifespan in router_lifespans:
-                    await routers.enter_async_context(router_lifespan(app))
-                yield
-        finally:
-            await asyncio.to_thread(engine.stop)
-            rt.database.dispose()
-
-    app = SkyferryAPI(
+    """skyferry's own app: every installed service unless ``SKYFERRY_SERVICES`` says which."""
+    setup = load_setup(settings, default_services=None, run_workers=run_workers)
+    app = FastAPI(
         title="skyferry",
         version=__version__,
         summary="Web services and durable jobs, unchanged on a laptop, containers or Lambda.",
-        lifespan=lifespan,
-        max_body_size=settings.max_body_bytes,
+        max_body_size=setup.settings.max_body_bytes,
     )
+    _prepare(app, setup)
+    return app
+
+
+def setup_of(app: FastAPI) -> Setup:
+    """The setup ``install`` or ``create_app`` gave this app (for ``skyferry worker app:app``)."""
+    found = getattr(app.state, "skyferry_setup", None)
+    if not isinstance(found, Setup):
+        raise TypeError("this FastAPI app has no skyferry: call skyferry.install(app) on it")
+    return found
+
+
+def _prepare(app: FastAPI, setup: Setup) -> None:
+    if getattr(app.state, "skyferry_setup", None) is not None:
+        raise RuntimeError("skyferry is already installed on this app")
+    app.state.skyferry_setup = setup
+    settings = setup.settings
+    _wrap_lifespan(app, setup)
+    _wrap_middleware(app)
     install_problem_handlers(app)
+    document_errors(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -97,21 +140,70 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
                 "Retry-After",
             ],
         )
+    if settings.api_keys:
+        app.add_middleware(
+            ApiKeyGuard, keys=settings.api_keys, guard_docs=settings.api_keys_guard_docs
+        )
+    _add_operations_routes(app)
+    add_routes(app, jobs_api.router)
+    for loaded in setup.services:
+        if loaded.router is not None:
+            add_routes(app, loaded.router(settings))
 
+
+def _wrap_lifespan(app: FastAPI, setup: Setup) -> None:
+    own_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        async with running(setup) as (platform, engine):
+            app.state.skyferry = platform
+            app.state.jobs = engine
+            own: AbstractAsyncContextManager[Any] = own_lifespan(app)
+            async with own as state:
+                yield state
+
+    app.router.lifespan_context = lifespan
+
+
+def _wrap_middleware(app: FastAPI) -> None:
+    """Put the edge layer (request ids, problem+json 413s) outside the whole middleware stack."""
+    build = app.build_middleware_stack
+
+    def build_with_edge() -> ASGIApp:
+        return EdgeMiddleware(build())
+
+    app.build_middleware_stack = build_with_edge  # type: ignore[method-assign]
+
+
+def add_routes(app: FastAPI, router: APIRouter) -> None:
+    """Put a router's routes on the app itself.
+
+    ``include_router`` would keep the router as one nested route that FastAPI searches route by
+    route, twice per request, for every included router in turn: with every service enabled
+    that was about a third of the time an item read took. A route is complete once declared
+    (its path prefix, tags, dependencies and body limit are fixed then), so copying it serves
+    the same requests and documents the same OpenAPI. A router's own lifespan is not run:
+    what a service opens per process is a ``Resource``.
+    """
+    app.router.routes.extend(router.routes)
+
+
+def _add_operations_routes(app: FastAPI) -> None:
     @app.get("/health", tags=["operations"], summary="Liveness: the process answers")
     async def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
     @app.get("/ready", tags=["operations"], summary="Readiness: database and blob store reachable")
     async def ready() -> JSONResponse:
-        rt: Runtime = app.state.runtime
+        platform: Platform = app.state.skyferry
         down: dict[str, str] = {}
         try:
-            await asyncio.to_thread(check_database, rt.database)
+            await asyncio.to_thread(check_database, platform.database)
         except StorageError as exc:
             down["database"] = str(exc)
         try:
-            await rt.blobs.check()
+            await platform.blobs.check()
         except StorageError as exc:
             down["blobs"] = str(exc)
         if down:
@@ -120,14 +212,19 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
                 "not ready: " + ", ".join(sorted(down)) + " unreachable",
                 title="Service Unavailable",
                 instance="/ready",
+                headers={"Retry-After": "5"},
                 checks=down,
             )
         return JSONResponse({"status": "ready", "checks": {"database": "ok", "blobs": "ok"}})
 
-    add_routes(app, jobs_api.router, router_lifespans)
-    for service in registry.load_all():
-        if service.name in settings.services:
-            add_routes(app, service.router(settings), router_lifespans)
-            if service.setup is not None:
-                service.setup(app, settings)
-    return app
+
+@asynccontextmanager
+async def standalone(*service_names: str) -> AsyncIterator[Platform]:
+    """The platform for a service's CLI command: settings from the environment, only these
+    services loaded, the schema migrated, no job engine."""
+    settings = load_settings()
+    services = service.load(service_names)
+    attach_services(settings, services)
+    configure_logging(settings)
+    async with open_platform(settings, services, migrate=True) as platform:
+        yield platform

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
-import threading
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 import typer
+from fastapi import FastAPI
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from skyferry import registry
-from skyferry.config import ConfigurationError, Settings, load_settings
+from skyferry import service
+from skyferry.config import ConfigurationError
+
+if TYPE_CHECKING:
+    from skyferry.app import Setup
 
 app = typer.Typer(
     help="skyferry: one web service and its durable jobs, anywhere.", no_args_is_help=True
@@ -27,9 +31,9 @@ jobs_app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 app.add_typer(jobs_app, name="jobs")
-for _service in registry.load_all():
-    if _service.cli is not None:
-        app.add_typer(_service.cli, name=_service.name)
+for _loaded in service.load(list(service.installed())):
+    if _loaded.cli is not None:
+        app.add_typer(_loaded.cli, name=_loaded.name)
 
 console = Console(stderr=True)
 ApiUrl = Annotated[
@@ -38,16 +42,61 @@ ApiUrl = Annotated[
 DEFAULT_API = "http://127.0.0.1:8000"
 
 
-def _settings(**overrides: Any) -> Settings:
+AppPath = Annotated[
+    str | None,
+    typer.Argument(
+        help="A team's own app, module:attribute (e.g. app:app), that called skyferry.install; "
+        "skyferry's own app when left out.",
+        envvar="SKYFERRY_APP",
+        show_default=False,
+    ),
+]
+
+
+def _import_app(path: str) -> FastAPI:
+    """Import ``module:attribute`` from the current directory, as uvicorn does."""
+    import importlib
+
+    module_name, sep, attribute = path.partition(":")
+    if not sep or not module_name or not attribute:
+        console.print(f"[red]expected module:attribute (e.g. app:app), got {path!r}[/red]")
+        raise typer.Exit(2)
+    if "" not in sys.path:
+        sys.path.insert(0, "")
     try:
-        return load_settings(**overrides)
+        module = importlib.import_module(module_name)
     except ConfigurationError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    found = getattr(module, attribute, None)
+    if not isinstance(found, FastAPI):
+        console.print(f"[red]{path} is not a FastAPI app[/red]")
+        raise typer.Exit(2)
+    return found
+
+
+def _setup(app_path: str | None, *, run_workers: bool) -> tuple[FastAPI | None, Setup]:
+    """The app to serve (None: skyferry's own, built later) and what it runs with."""
+    from skyferry.app import load_setup, setup_of
+
+    try:
+        if app_path is None:
+            return None, load_setup(default_services=None, run_workers=run_workers)
+        # the flag reaches the team's app through its env twin, read by skyferry.install
+        os.environ["SKYFERRY_WORKERS"] = "true" if run_workers else "false"
+        imported = _import_app(app_path)
+        return imported, setup_of(imported)
+    except ConfigurationError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    except TypeError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
 
 
 @app.command()
 def serve(
+    app_path: AppPath = None,
     host: Annotated[str, typer.Option(envvar="SKYFERRY_HOST")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="SKYFERRY_PORT")] = 8000,
     workers: Annotated[
@@ -65,56 +114,62 @@ def serve(
     from skyferry.app import create_app
     from skyferry.runtimes import freeze_startup_heap
 
-    settings = _settings(workers=workers)
-    app = create_app(settings)
+    served, setup = _setup(app_path, run_workers=workers)
+    if served is None:
+        served = create_app(setup.settings, run_workers=workers)
     freeze_startup_heap()
     # uvicorn turns SIGTERM into a graceful shutdown: the lifespan lets running jobs finish
     uvicorn.run(
-        app,
+        served,
         host=host,
         port=port,
         log_config=None,
-        timeout_graceful_shutdown=settings.shutdown_grace_seconds or None,
+        timeout_graceful_shutdown=setup.settings.shutdown_grace_seconds or None,
     )
 
 
 @app.command()
-def worker() -> None:
+def worker(app_path: AppPath = None) -> None:
     """Run jobs from the shared queue until SIGTERM or SIGINT, then finish gracefully."""
-    from skyferry.app import build_runtime
-    from skyferry.jobs.engine import JobEngine
-    from skyferry.logs import configure_logging
-    from skyferry.storage import migrations
+    import asyncio
 
-    settings = _settings()
-    configure_logging(settings)
-    rt = build_runtime(settings)
-    if settings.migrate_on_start:
-        migrations.upgrade(rt.database)
-    engine = JobEngine(rt, run_workers=True)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    engine.start()
-    console.print(f"worker {engine.executor_id} running; SIGTERM to stop")
-    stop.wait()
-    console.print("stopping: letting running jobs finish")
-    engine.stop()
-    rt.database.dispose()
+    from skyferry.app import running
+
+    _, setup = _setup(app_path, run_workers=True)
+
+    async def run(setup: Setup) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        async with running(setup) as (_, engine):
+            console.print(f"worker {engine.executor_id} running; SIGTERM to stop")
+            await stop.wait()
+            console.print("stopping: letting running jobs finish")
+
+    asyncio.run(run(setup))
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = "heads") -> None:
-    """Apply schema migrations to SKYFERRY_DATABASE_URL."""
+def db_upgrade(
+    revision: Annotated[str, typer.Option(help="Alembic revision; heads = latest.")] = "heads",
+    app_path: Annotated[
+        str | None, typer.Option("--app", envvar="SKYFERRY_APP", help="module:attribute")
+    ] = None,
+) -> None:
+    """Apply schema migrations (the core's and every loaded service's) to SKYFERRY_DATABASE_URL."""
     from skyferry.storage import migrations
     from skyferry.storage.sql import create_engine
 
-    settings = _settings()
+    _, setup = _setup(app_path, run_workers=False)
+    settings = setup.settings
     settings.ensure_local_dirs()
     engine = create_engine(settings.sqlalchemy_url, pool_size=1)
-    migrations.upgrade(engine, revision)
-    console.print(f"database at revision {', '.join(migrations.current(engine))}")
-    engine.dispose()
+    try:
+        migrations.upgrade(engine, setup.services, revision)
+        console.print(f"database at revision {', '.join(migrations.current(engine))}")
+    finally:
+        engine.dispose()
 
 
 # -- jobs, over HTTP -----------------------------------------------------------------------------

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from skyferry.services.books.settings import BooksSettings
-from skyferry.services.datasets.settings import DatasetsSettings
-from skyferry.services.inventory.settings import InventorySettings
+if TYPE_CHECKING:
+    from skyferry.service import Service
+
+M = TypeVar("M", bound=BaseModel)
 
 LogFormat = Literal["json", "text"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 DEFAULT_HOME = Path(".skyferry")
-KNOWN_SERVICES = ("demo", "inventory", "books", "datasets")
 
 
 class ConfigurationError(Exception):
@@ -65,18 +66,23 @@ class Settings(BaseSettings):
         description="S3-compatible endpoint (MinIO, moto); unprefixed, as AWS tools read it.",
     )
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
-        default_factory=list, description="Accepted X-API-Key values; empty means open."
+        default_factory=list,
+        description="Accepted X-API-Key values; when set, every route but /health and /ready "
+        "needs one. Empty means open.",
+    )
+    api_keys_guard_docs: bool = Field(
+        default=False, description="With API keys set, also guard /docs and /openapi.json."
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: LogLevel = "INFO"
     log_format: LogFormat = "json"
-    services: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: list(KNOWN_SERVICES),
-        description="Services whose routes to mount, comma-separated.",
+    services: Annotated[list[str] | None, NoDecode] = Field(
+        default=None,
+        description=(
+            "Services to load, comma-separated: their routes, jobs and tables. Unset means every "
+            "installed service for skyferry's own app, none for a team's app (install)."
+        ),
     )
-    inventory: InventorySettings = Field(default_factory=InventorySettings)
-    books: BooksSettings = Field(default_factory=BooksSettings)
-    datasets: DatasetsSettings = Field(default_factory=DatasetsSettings)
     max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     workers: bool = Field(default=True, description="Run job workers inside `serve`.")
     auto_migrate: bool | None = Field(
@@ -103,13 +109,20 @@ class Settings(BaseSettings):
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
 
-    @field_validator("services")
-    @classmethod
-    def _known_services(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - set(KNOWN_SERVICES))
-        if unknown:
-            raise ValueError(f"unknown service(s) {unknown}; choose from {list(KNOWN_SERVICES)}")
-        return value
+    _services: dict[type[BaseModel], BaseModel] = PrivateAttr(default_factory=dict)
+    _overrides: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    def of(self, model: type[M]) -> M:
+        """A loaded service's own settings, by their model (``settings.of(BooksSettings)``)."""
+        try:
+            found = self._services[model]
+        except KeyError:
+            raise ConfigurationError(
+                f"no settings of type {model.__name__} are loaded: is its service in "
+                "SKYFERRY_SERVICES?"
+            ) from None
+        assert isinstance(found, model)
+        return found
 
     @field_validator("database_url", "system_database_url")
     @classmethod
@@ -164,21 +177,69 @@ def _with_psycopg(url: str) -> str:
 
 
 _SECRET_FIELDS = {"api_keys"}
+_SECRET_WORDS = ("key", "secret", "password", "token")
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Build settings from the environment; a bad value raises one message naming each variable."""
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment; a bad value raises one message naming each variable.
+
+    An override named after a service (``books={...}``) is kept for that service's settings,
+    which ``attach_services`` reads once the services are known.
+    """
+    own = {
+        name: overrides.pop(name)
+        for name in list(overrides)
+        if name not in Settings.model_fields and not name.startswith("_")
+    }
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)
     except ValidationError as exc:
-        lines = []
-        for error in exc.errors():
-            path = [str(part) for part in error["loc"]] or ["?"]
-            if path[0] == "AWS_ENDPOINT_URL":
-                variable = "AWS_ENDPOINT_URL"
-            else:
-                variable = "SKYFERRY_" + "__".join(part.upper() for part in path)
-            secret = "key" in path[-1] or path[0] in _SECRET_FIELDS
-            shown = "" if secret else f" (got {error.get('input')!r})"
-            lines.append(f"{variable}: {error['msg']}{shown}")
-        raise ConfigurationError("invalid settings:\n  " + "\n  ".join(lines)) from None
+        raise _configuration_error(exc) from None
+    settings._overrides = own
+    return settings
+
+
+def attach_services(settings: Settings, services: Sequence[Service[Any]]) -> None:
+    """Read each service's own settings (``SKYFERRY_<NAME>__<FIELD>``) into ``settings``."""
+    for service in services:
+        if service.settings is not None and service.settings not in settings._services:
+            override = settings._overrides.get(service.name)
+            value = _load_service_settings(service.name, service.settings, override)
+            settings._services[service.settings] = value
+
+
+def _load_service_settings(name: str, model: type[M], override: Any) -> M:
+    """Read ``model`` from ``SKYFERRY_<NAME>__<FIELD>`` (and ``.env``), as nested core fields are.
+
+    The model is wrapped in a one-field settings class named after the service, so nesting,
+    ``.env`` files and error messages work exactly as they do for the core's own settings.
+    """
+    from pydantic import create_model
+
+    wrapper = create_model(  # type: ignore[call-overload]
+        f"{model.__name__}Environment",
+        __base__=BaseSettings,
+        __config__=None,
+        **{name: (model, Field(default_factory=model))},
+    )
+    wrapper.model_config = Settings.model_config
+    try:
+        loaded = wrapper(**({name: override} if override is not None else {}))
+    except ValidationError as exc:
+        raise _configuration_error(exc) from None
+    value: M = getattr(loaded, name)
+    return value
+
+
+def _configuration_error(exc: ValidationError) -> ConfigurationError:
+    lines = []
+    for error in exc.errors():
+        path = [str(part) for part in error["loc"]] or ["?"]
+        if path[0] == "AWS_ENDPOINT_URL":
+            variable = "AWS_ENDPOINT_URL"
+        else:
+            variable = "SKYFERRY_" + "__".join(part.upper() for part in path)
+        secret = path[0] in _SECRET_FIELDS or any(w in path[-1].lower() for w in _SECRET_WORDS)
+        shown = "" if secret or path[-1].endswith("url") else f" (got {error.get('input')!r})"
+        lines.append(f"{variable}: {error['msg']}{shown}")
+    return ConfigurationError("invalid settings:\n  " + "\n  ".join(lines))

@@ -10,8 +10,8 @@ import pytest
 from fastapi import FastAPI
 
 from skyferry.config import load_settings
-from skyferry.problems import install_problem_handlers
-from skyferry.security import ApiKey, fingerprint
+from skyferry.http.problems import install_problem_handlers
+from skyferry.http.security import ApiKey, fingerprint
 
 pytestmark = pytest.mark.anyio
 

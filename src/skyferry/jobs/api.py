@@ -1,23 +1,16 @@
-"""HTTP routes for jobs (``/jobs/...``) and the helper service routes use to accept work."""
+"""HTTP routes for jobs (``/jobs/...``) and ``accepted``, the answer routes give a submit."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
-from skyferry.jobs.engine import (
-    IdempotencyConflictError,
-    JobEngine,
-    JobNotFinishedError,
-    JobNotFoundError,
-)
-from skyferry.jobs.kinds import JobKind
+from skyferry.http.problems import errors
+from skyferry.jobs.engine import JobEngine, JobNotFinishedError, current_engine
+from skyferry.jobs.kinds import Submission
 from skyferry.jobs.models import Job, JobPage, JobResult, JobStatus
-from skyferry.jobs.records import InvalidCursorError
-from skyferry.problems import Problem
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
@@ -25,82 +18,77 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
+        min_length=1,
         max_length=255,
-        description="Repeat a submit with the same key to get the same job back.",
+        pattern=r"^[\x21-\x7e]+$",
+        description="Repeat a submit with the same key to get the same job back (200).",
     ),
 ]
+JobId = Annotated[str, Path(max_length=100, description="The id a submit answered with.")]
 
 
 def get_engine(request: Request) -> JobEngine:
-    engine: JobEngine = request.app.state.jobs
-    return engine
+    return current_engine()
 
 
 Engine = Annotated[JobEngine, Depends(get_engine)]
 
 
-async def accept(
-    engine: JobEngine,
-    kind: JobKind[Any],
-    params: BaseModel,
-    idempotency_key: str | None,
+def accepted(
+    submission: Submission,
     *,
-    body: dict[str, Any] | None = None,
+    body: Any = None,
+    location: str | None = None,
 ) -> JSONResponse:
-    """Enqueue and answer ``202 Accepted`` with ``Location: /jobs/{id}``.
+    """The answer to a submit: ``202 Accepted`` with ``Location: /jobs/{id}`` for a new job,
+    ``200`` for an idempotent repeat that returns the first submit's job.
 
-    ``body`` replaces the job record as the response body (services show their own resource).
-    A repeated idempotent submit answers 200 with the same job.
+    ``body`` (a pydantic model or JSON-able value) replaces the job record as the response
+    body, and ``location`` the ``Location``: a service shows its own resource.
     """
-    try:
-        job, created = await engine.submit(kind, params, idempotency_key)
-    except IdempotencyConflictError as exc:
-        raise Problem(422, str(exc), title="Idempotency-Key reused", job_id=exc.job_id) from exc
-    content = body if body is not None else job.model_dump(mode="json")
+    job, created = submission
+    if body is None:
+        content: Any = job.model_dump(mode="json")
+    elif hasattr(body, "model_dump"):
+        content = body.model_dump(mode="json")
+    else:
+        content = body
     return JSONResponse(
         content,
         status_code=202 if created else 200,
-        headers={"Location": f"/jobs/{job.id}"},
+        headers={"Location": location or f"/jobs/{job.id}"},
     )
 
 
-async def find_job(engine: JobEngine, job_id: str) -> Job:
-    try:
-        return await engine.get(job_id)
-    except JobNotFoundError as exc:
-        raise Problem(404, str(exc)) from exc
-
-
-@router.get("", response_model=JobPage, summary="List jobs, newest first")
+@router.get("", response_model=JobPage, summary="List jobs, newest first", responses=errors())
 async def list_jobs(
     engine: Engine,
-    kind: Annotated[str | None, Query(max_length=100)] = None,
+    kind: Annotated[str | None, Query(max_length=100, pattern=r"^[\x21-\x7e]+$")] = None,
     status: JobStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> JobPage:
-    try:
-        return await engine.list_jobs(kind=kind, status=status, limit=limit, cursor=cursor)
-    except InvalidCursorError as exc:
-        raise Problem(400, str(exc)) from exc
+    return await engine.list_jobs(kind=kind, status=status, limit=limit, cursor=cursor)
 
 
 @router.get("/{job_id}", response_model=Job, summary="A job's status, progress and timings")
-async def get_job(engine: Engine, job_id: str) -> Job:
-    return await find_job(engine, job_id)
+async def get_job(engine: Engine, job_id: JobId) -> Job:
+    return await engine.get(job_id)
 
 
-@router.get("/{job_id}/result", response_model=JobResult, summary="A finished job's result")
-async def get_result(engine: Engine, job_id: str) -> JobResult:
-    job = await find_job(engine, job_id)
-    try:
-        result = await engine.result(job_id)
-    except JobNotFinishedError as exc:
-        raise Problem(409, str(exc), job_status=job.status.value) from exc
-    return JobResult(id=job.id, kind=job.kind, result=result)
+@router.get(
+    "/{job_id}/result",
+    response_model=JobResult,
+    summary="A finished job's result",
+    responses=errors(409),
+)
+async def get_result(engine: Engine, job_id: JobId) -> JobResult:
+    job = await engine.get(job_id)
+    if job.status is not JobStatus.SUCCEEDED:
+        raise JobNotFinishedError(job)
+    return JobResult(id=job.id, kind=job.kind, result=await engine.result(job_id))
 
 
 @router.post("/{job_id}/cancel", response_model=Job, summary="Cancel a queued or running job")
-async def cancel_job(engine: Engine, job_id: str) -> Job:
-    await find_job(engine, job_id)
+async def cancel_job(engine: Engine, job_id: JobId) -> Job:
     return await engine.cancel(job_id)

@@ -1,25 +1,23 @@
-"""The handle a running job gets: its id, progress reporting, durable steps and fan-out."""
+"""The handle a running job gets: its id, progress reporting, its service's resources, fan-out."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
-from dbos import DBOS, StepOptions
+from dbos import DBOS
+from sqlalchemy.engine import Engine
 
-from skyferry.jobs import runtime
+from skyferry import platform
 from skyferry.jobs.fanout import FanOutResult, RateLimit, run_fan_out
-from skyferry.jobs.retry import Retry
+from skyferry.jobs.retry import DEFAULT_STEP_RETRY, Retry
 from skyferry.jobs.tables import job_progress
+from skyferry.resources import Resource
 from skyferry.storage.sql import upsert
 
-P = ParamSpec("P")
-R = TypeVar("R")
 T = TypeVar("T")
-
-DEFAULT_STEP_RETRY = Retry()
 
 
 class JobContext:
@@ -28,40 +26,17 @@ class JobContext:
     def __init__(self, job_id: str, kind: str) -> None:
         self.id = job_id
         self.kind = kind
-        self.runtime = runtime.current()
+        self.platform = platform.current()
+
+    def get(self, resource: Resource[T]) -> T:
+        """A resource its service opened for this process (a store, a client, a limit)."""
+        return self.platform.resource(resource)
 
     async def progress(self, done: int, total: int | None = None, message: str = "") -> None:
         """Record progress durably, so any process can show it while the job runs."""
-        await asyncio.to_thread(write_progress, self.runtime, self.id, done, total, message)
-
-    async def step(
-        self,
-        fn: Callable[P, Coroutine[Any, Any, R]],
-        *args: P.args,
-        **kwargs: P.kwargs,
-    ) -> R:
-        """Run the async function ``fn`` as a checkpointed step with the default retry policy.
-
-        A step that finished is never run again: after a crash its recorded result is returned.
-        Use :meth:`step_with` to name a step or choose its retry policy and timeout.
-        """
-        return await self.step_with(fn, None, DEFAULT_STEP_RETRY, None, *args, **kwargs)
-
-    async def step_with(
-        self,
-        fn: Callable[P, Coroutine[Any, Any, R]],
-        name: str | None,
-        retry: Retry,
-        timeout_seconds: float | None,
-        *args: P.args,
-        **kwargs: P.kwargs,
-    ) -> R:
-        options: StepOptions = {**retry.dbos_options(), "preemptible": True}
-        if name:
-            options["name"] = name
-        if timeout_seconds is not None:
-            options["timeout_seconds"] = timeout_seconds
-        return await DBOS.run_step_async(options, fn, *args, **kwargs)
+        await asyncio.to_thread(
+            write_progress, self.platform.database, self.id, done, total, message
+        )
 
     async def fan_out(
         self,
@@ -82,7 +57,7 @@ class JobContext:
         return await DBOS.run_step_async(
             {"name": f"fan-out:{name}", "retries_allowed": False, "preemptible": True},
             run_fan_out,
-            self.runtime,
+            self.platform.database,
             self.id,
             name,
             items,
@@ -101,9 +76,9 @@ class JobContext:
 
 
 def write_progress(
-    rt: runtime.Runtime, job_id: str, done: int, total: int | None, message: str
+    database: Engine, job_id: str, done: int, total: int | None, message: str
 ) -> None:
-    with rt.database.begin() as connection:
+    with database.begin() as connection:
         upsert(
             connection,
             job_progress,

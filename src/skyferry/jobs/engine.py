@@ -7,7 +7,9 @@ import hashlib
 import json
 import logging
 import os
+import re
 import socket
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +19,6 @@ from dbos import (
     DBOS,
     DBOSConfig,
     Queue,
-    SetWorkflowAttributes,
     SetWorkflowID,
     SetWorkflowTimeout,
     WorkflowHandleAsync,
@@ -26,46 +27,74 @@ from pydantic import BaseModel
 
 from skyferry import __version__
 from skyferry.config import Settings
-from skyferry.jobs import runtime
-from skyferry.jobs.kinds import WORKFLOW_PREFIX, JobKind, kind_of_workflow
+from skyferry.errors import Problem, SkyferryError
+from skyferry.http.cursors import decode_cursor, encode_cursor
+from skyferry.jobs.kinds import WORKFLOW_PREFIX, JobKind, Submission, kind_of_workflow
 from skyferry.jobs.models import Job, JobPage, JobStatus, Progress
-from skyferry.jobs.records import (
-    DBOS_STATUSES,
-    decode_cursor,
-    encode_cursor,
-    new_job_record,
-    to_job,
-)
-from skyferry.jobs.tables import job_progress
+from skyferry.jobs.records import DBOS_STATUSES, JobCursor, new_job_record, to_job
+from skyferry.jobs.tables import fanout_items, idempotency_keys, job_progress
 from skyferry.jobs.workers import WorkerMonitor
+from skyferry.platform import Platform
+from skyferry.storage.sql import insert_missing
 
 log = logging.getLogger(__name__)
 
 QUEUE_NAME = "skyferry-jobs"
+JOB_ID = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
+"""What a job id looks like: ours are hex UUIDs, with dashes when derived from a key."""
 _IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d7a4e-2b9c-4f59-9a8e-5b1f0c3d2e71")
 
 
-class JobNotFoundError(LookupError):
+class JobNotFoundError(SkyferryError):
+    status = 404
+    title = "Job not found"
+
     def __init__(self, job_id: str) -> None:
-        super().__init__(f"no job with id {job_id!r}")
+        super().__init__(f"no job with id {job_id!r}", job_id=job_id)
         self.job_id = job_id
 
 
-class IdempotencyConflictError(Exception):
+class IdempotencyConflictError(SkyferryError):
     """The Idempotency-Key was used before with a different request."""
+
+    status = 422
+    title = "Idempotency-Key reused"
 
     def __init__(self, job_id: str) -> None:
         super().__init__(
             "this Idempotency-Key was already used for a different request "
-            f"(job {job_id}); use a new key for a new request"
+            f"(job {job_id}); use a new key for a new request",
+            job_id=job_id,
         )
         self.job_id = job_id
 
 
-class JobNotFinishedError(Exception):
+class JobNotFinishedError(SkyferryError):
+    status = 409
+    title = "Job not finished"
+
     def __init__(self, job: Job) -> None:
-        super().__init__(f"job {job.id} is {job.status.value}; it has no result")
+        super().__init__(
+            f"job {job.id} is {job.status.value}; it has no result", job_status=job.status.value
+        )
         self.job = job
+
+
+class EngineError(RuntimeError):
+    """The engine is used where none runs, or a second one is started in one process."""
+
+
+_current: JobEngine | None = None
+
+
+def current_engine() -> JobEngine:
+    """The job engine of this process (started by the app's lifespan or ``skyferry worker``)."""
+    if _current is None:
+        raise EngineError(
+            "no job engine runs in this process: submit jobs from a started app "
+            "(skyferry.install or create_app, under its lifespan) or a worker"
+        )
+    return _current
 
 
 def new_executor_id() -> str:
@@ -75,30 +104,46 @@ def new_executor_id() -> str:
 class JobEngine:
     """Owns DBOS for this process. ``run_workers`` decides whether this process runs jobs."""
 
-    def __init__(self, rt: runtime.Runtime, *, run_workers: bool) -> None:
-        self.runtime = rt
-        self.settings: Settings = rt.settings
+    def __init__(self, platform: Platform, *, run_workers: bool) -> None:
+        self.platform = platform
+        self.settings: Settings = platform.settings
         self.run_workers = run_workers
-        self.executor_id = rt.settings.executor_id or new_executor_id()
+        self.executor_id = platform.settings.executor_id or new_executor_id()
         self._monitor: WorkerMonitor | None = None
         self._queue: Queue
 
     # -- lifecycle -------------------------------------------------------------------------------
 
-    def start(self) -> None:
-        runtime.install(self.runtime)
+    async def start(self) -> None:
+        """Launch DBOS on the running event loop: DBOS runs queued async jobs on the loop it was
+        launched from, the loop that opened the services' resources (an HTTP client belongs to
+        the loop it was opened on)."""
+        global _current
+        if _current is not None:
+            raise EngineError(
+                "a job engine already runs in this process: DBOS keeps one engine per "
+                "process, so start one app or worker per process"
+            )
+        _current = self
+        try:
+            await self._launch()
+        except BaseException:
+            _current = None
+            raise
+
+    async def _launch(self) -> None:
         DBOS(config=self._dbos_config())
         if not self.run_workers:
             DBOS.listen_queues([])
         DBOS.launch()
-        self._queue = DBOS.register_queue(
+        self._queue = await DBOS.register_queue_async(
             QUEUE_NAME,
             worker_concurrency=self.settings.worker_concurrency,
             polling_interval_sec=self.settings.queue_polling_seconds,
             on_conflict="always_update",
         )
         if self.run_workers:
-            self._monitor = WorkerMonitor(self.runtime.database, self.executor_id, self.settings)
+            self._monitor = WorkerMonitor(self.platform.database, self.executor_id, self.settings)
             self._monitor.start()
         log.info(
             "job engine started",
@@ -107,6 +152,7 @@ class JobEngine:
 
     def stop(self, grace_seconds: int | None = None) -> None:
         """Let running jobs finish for the grace period; what is left resumes on another worker."""
+        global _current
         grace = self.settings.shutdown_grace_seconds if grace_seconds is None else grace_seconds
         if self._monitor is not None:
             # keep heartbeating while jobs drain, or others would take them over mid-run
@@ -115,7 +161,7 @@ class JobEngine:
         if self._monitor is not None:
             self._monitor.stop()
             self._monitor = None
-        runtime.install(None)
+        _current = None
 
     def _dbos_config(self) -> DBOSConfig:
         return {
@@ -135,38 +181,56 @@ class JobEngine:
     # -- commands --------------------------------------------------------------------------------
 
     async def submit(
-        self, kind: JobKind[Any], params: BaseModel, idempotency_key: str | None = None
-    ) -> tuple[Job, bool]:
-        """Enqueue a job; returns it and whether it is new (False for a repeated idempotent call).
+        self, kind: JobKind[Any, Any], params: BaseModel, idempotency_key: str | None = None
+    ) -> Submission:
+        """Enqueue a job. A plain submit is one write (DBOS's enqueue).
 
-        A plain submit is one write (DBOS's enqueue); the record is built from what was written.
+        With an idempotency key the job id is derived from the kind and the key, and the one
+        submit whose insert of the key's row succeeds is the one that created the job; every
+        other submit with that key, however they race, gets ``created=False`` and the same job
+        (or ``IdempotencyConflictError`` when its params differ).
         """
         payload = params.model_dump(mode="json")
-        fingerprint = _fingerprint(kind.name, payload)
         if idempotency_key is None:
             job_id = uuid.uuid4().hex
-        else:
-            job_id = str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{kind.name}\0{idempotency_key}"))
+            await self._enqueue(kind, job_id, payload)
+            return Submission(new_job_record(job_id, kind.name, payload, _now()), True)
+        if not idempotency_key:
+            raise Problem(422, "an Idempotency-Key must not be empty", title="Invalid request")
+        job_id = str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{kind.name}\0{idempotency_key}"))
+        fingerprint = _fingerprint(kind.name, payload)
+        created, stored = await asyncio.to_thread(self._claim_key, job_id, kind.name, fingerprint)
+        if stored != fingerprint:
+            raise IdempotencyConflictError(job_id)
+        if not created:
             existing = await self._status(job_id)
             if existing is not None:
-                return await self._idempotent_match(existing, fingerprint), False
-        created_at = datetime.now(UTC)
-        timeout = kind.timeout_seconds or self.settings.default_job_timeout_seconds
-        with (
-            SetWorkflowID(job_id),
-            SetWorkflowTimeout(timeout),
-            SetWorkflowAttributes({"request": fingerprint}),
-        ):
-            await self._queue.enqueue_async(kind.workflow, payload)
-        if idempotency_key is not None:
-            # two racing submits with one key both get here; the loser must see a mismatch too
-            return await self._idempotent_match(await self._status(job_id), fingerprint), True
-        return new_job_record(job_id, kind.name, created_at), True
+                return Submission(await self._to_job(existing), False)
+        # the creator enqueues; a repeat that finds no job yet (its creator is between the two
+        # writes, or died there) enqueues too: DBOS keeps one workflow per id either way
+        await self._enqueue(kind, job_id, payload)
+        return Submission(new_job_record(job_id, kind.name, payload, _now()), created)
 
-    async def _idempotent_match(self, workflow: Any, fingerprint: str) -> Job:
-        if (workflow.attributes or {}).get("request") != fingerprint:
-            raise IdempotencyConflictError(workflow.workflow_id)
-        return await self._to_job(workflow)
+    async def _enqueue(self, kind: JobKind[Any, Any], job_id: str, payload: dict[str, Any]) -> None:
+        timeout = kind.timeout_seconds or self.settings.default_job_timeout_seconds
+        with SetWorkflowID(job_id), SetWorkflowTimeout(timeout):
+            await self._queue.enqueue_async(kind.workflow, payload)
+
+    def _claim_key(self, job_id: str, kind: str, fingerprint: str) -> tuple[bool, str]:
+        """Insert the key's row unless it exists: (whether this call did, its fingerprint)."""
+        row = {
+            "job_id": job_id,
+            "kind": kind,
+            "fingerprint": fingerprint,
+            "created_at": time.time(),
+        }
+        with self.platform.database.begin() as connection:
+            if insert_missing(connection, idempotency_keys, row):
+                return True, fingerprint
+            stored = connection.execute(
+                sa.select(idempotency_keys.c.fingerprint).where(idempotency_keys.c.job_id == job_id)
+            ).scalar_one()
+        return False, str(stored)
 
     async def get(self, job_id: str) -> Job:
         workflow = await self._status(job_id)
@@ -176,7 +240,7 @@ class JobEngine:
 
     async def get_many(self, job_ids: list[str]) -> list[Job]:
         """Several jobs in one query; unknown ids are left out."""
-        workflows = await DBOS.list_workflows_async(workflow_ids=job_ids, load_input=False)
+        workflows = await DBOS.list_workflows_async(workflow_ids=job_ids, load_input=True)
         workflows = [w for w in workflows if kind_of_workflow(w.name) is not None]
         progress = await asyncio.to_thread(self._progress, [w.workflow_id for w in workflows])
         return [to_job(w, progress.get(w.workflow_id)) for w in workflows]
@@ -192,7 +256,8 @@ class JobEngine:
         if cursor is None:
             before_ms, offset = _now_ms(), 0
         else:
-            before_ms, offset = decode_cursor(cursor)
+            position = decode_cursor(cursor, JobCursor)
+            before_ms, offset = position.b, position.o
         workflows = await DBOS.list_workflows_async(
             name=WORKFLOW_PREFIX + kind if kind else None,
             status=DBOS_STATUSES[status] if status else None,
@@ -200,14 +265,15 @@ class JobEngine:
             limit=limit + 1,
             offset=offset,
             sort_desc=True,
-            load_input=False,
+            load_input=True,
         )
         workflows = [w for w in workflows if kind_of_workflow(w.name) is not None]
         page, more = workflows[:limit], len(workflows) > limit
         progress = await asyncio.to_thread(self._progress, [w.workflow_id for w in page])
         items = [to_job(w, progress.get(w.workflow_id)) for w in page]
         return JobPage(
-            items=items, next_cursor=encode_cursor(before_ms, offset + limit) if more else None
+            items=items,
+            next_cursor=encode_cursor(JobCursor(b=before_ms, o=offset + limit)) if more else None,
         )
 
     async def cancel(self, job_id: str) -> Job:
@@ -224,19 +290,24 @@ class JobEngine:
         handle: WorkflowHandleAsync[Any] = await DBOS.retrieve_workflow_async(job_id)
         return await handle.get_result()
 
-    async def wait(self, job_id: str, poll_seconds: float = 0.1) -> Job:
-        """Block until the job is final (used by tests, the CLI and benchmarks)."""
-        while True:
-            job = await self.get(job_id)
-            if job.status.is_final:
-                return job
-            await asyncio.sleep(poll_seconds)
+    async def delete(self, job_id: str) -> None:
+        """Forget a finished job: its record, steps, progress and idempotency key."""
+        await DBOS.delete_workflow_async(job_id)
+        await asyncio.to_thread(self._delete_rows, job_id)
+
+    def _delete_rows(self, job_id: str) -> None:
+        with self.platform.database.begin() as connection:
+            for table in (job_progress, idempotency_keys):
+                connection.execute(sa.delete(table).where(table.c.job_id == job_id))
+            connection.execute(sa.delete(fanout_items).where(fanout_items.c.job_id == job_id))
 
     # -- helpers ---------------------------------------------------------------------------------
 
     async def _status(self, job_id: str) -> Any:
+        if not JOB_ID.fullmatch(job_id):
+            return None  # no job has such an id, and a NUL byte would not reach Postgres
         # outputs load too: a failed job's error travels with them (results should stay small)
-        found = await DBOS.list_workflows_async(workflow_ids=[job_id], load_input=False)
+        found = await DBOS.list_workflows_async(workflow_ids=[job_id], load_input=True)
         return found[0] if found and kind_of_workflow(found[0].name) else None
 
     async def _to_job(self, workflow: Any) -> Job:
@@ -247,7 +318,7 @@ class JobEngine:
         if not job_ids:
             return {}
         query = sa.select(job_progress).where(job_progress.c.job_id.in_(job_ids))
-        with self.runtime.database.connect() as connection:
+        with self.platform.database.connect() as connection:
             return {
                 row.job_id: Progress(done=row.done, total=row.total, message=row.message)
                 for row in connection.execute(query)
@@ -257,6 +328,10 @@ class JobEngine:
 def _fingerprint(kind: str, payload: dict[str, Any]) -> str:
     canonical = json.dumps([kind, payload], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _now_ms() -> int:

@@ -18,10 +18,10 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from aiolimiter import AsyncLimiter
+from sqlalchemy.engine import Engine
 from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 
 from skyferry.jobs.retry import Retry
-from skyferry.jobs.runtime import Runtime
 from skyferry.jobs.tables import fanout_items
 
 T = TypeVar("T")
@@ -72,7 +72,7 @@ class FanOutResult:
 
 
 async def run_fan_out(
-    rt: Runtime,
+    database: Engine,
     job_id: str,
     name: str,
     items: Sequence[T],
@@ -85,10 +85,10 @@ async def run_fan_out(
 ) -> FanOutResult:
     if concurrency < 1:
         raise ValueError(f"fan-out concurrency must be >= 1, got {concurrency}")
-    finished = await asyncio.to_thread(_load_finished, rt.database, job_id, name)
+    finished = await asyncio.to_thread(_load_finished, database, job_id, name)
     total = len(items)
     progress = _ProgressReporter(on_progress, total, len(finished))
-    checkpoints = _CheckpointWriter(rt.database, job_id, name)
+    checkpoints = _CheckpointWriter(database, job_id, name)
     writer = asyncio.create_task(checkpoints.run())
     semaphore = asyncio.Semaphore(concurrency)
     limiter = AsyncLimiter(rate_limit.calls, rate_limit.period_seconds) if rate_limit else None

@@ -1,71 +1,154 @@
-"""Job kinds: a typed async function registered once as a DBOS workflow under its kind name."""
+"""Job kinds: a typed async function registered once as a DBOS workflow under its kind name.
+
+``@skyferry.job("mine.count", params=Count)`` turns ``fn(ctx, params)`` into a ``JobKind``: a
+handle to submit it (``await count.submit(Count(n=3))``), read its jobs and their results.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from dbos import DBOS
 from pydantic import BaseModel
 
 from skyferry.jobs.context import JobContext
+from skyferry.jobs.models import Job, JobPage, JobStatus
 
-ParamsT = TypeVar("ParamsT", bound=BaseModel)
+P = TypeVar("P", bound=BaseModel)
+R = TypeVar("R")
 
 WORKFLOW_PREFIX = "skyferry:"
 
-JobFunction = Callable[[JobContext, ParamsT], Awaitable[Any]]
+JobFunction = Callable[[JobContext, P], Awaitable[R]]
 
 
-@dataclass(frozen=True)
-class JobKind(Generic[ParamsT]):
+class Submission(NamedTuple):
+    """What a submit did: the job, and whether this call created it (False: an idempotent
+    repeat of an earlier submit, which returns that submit's job)."""
+
+    job: Job
+    created: bool
+
+
+class JobKind(Generic[P, R]):
     """A registered kind. ``result_path`` is where its result lives, ``{id}`` filled in."""
 
-    name: str
-    params: type[ParamsT]
-    workflow: Callable[[dict[str, Any]], Coroutine[Any, Any, Any]]
-    timeout_seconds: float | None
-    result_path: str
+    def __init__(
+        self,
+        name: str,
+        params: type[P],
+        fn: JobFunction[P, R],
+        *,
+        timeout_seconds: float | None,
+        result_path: str,
+    ) -> None:
+        self.name = name
+        self.params = params
+        self.fn = fn
+        self.timeout_seconds = timeout_seconds
+        self.result_path = result_path
+        self.__doc__ = fn.__doc__
+
+        async def workflow(raw_params: dict[str, Any]) -> Any:
+            workflow_id = DBOS.workflow_id
+            assert workflow_id is not None  # DBOS runs this only as a workflow
+            return await fn(JobContext(workflow_id, name), params.model_validate(raw_params))
+
+        workflow.__qualname__ = workflow.__name__ = f"job_{name}"
+        self.workflow: Callable[[dict[str, Any]], Coroutine[Any, Any, Any]] = DBOS.workflow(
+            name=WORKFLOW_PREFIX + name
+        )(workflow)
 
     @property
     def workflow_name(self) -> str:
         return WORKFLOW_PREFIX + self.name
 
+    async def submit(self, params: P, idempotency_key: str | None = None) -> Submission:
+        """Enqueue a job of this kind. With an ``idempotency_key``, repeats with the same params
+        return the first job (``created=False``); other params raise ``IdempotencyConflictError``.
+        """
+        from skyferry.jobs.engine import current_engine
 
-_kinds: dict[str, JobKind[Any]] = {}
+        return await current_engine().submit(self, params, idempotency_key)
+
+    async def get(self, job_id: str) -> Job:
+        """The job ``job_id`` of this kind; ``JobNotFoundError`` if there is none."""
+        from skyferry.jobs.engine import JobNotFoundError, current_engine
+
+        found = await current_engine().get(job_id)
+        if found.kind != self.name:
+            raise JobNotFoundError(job_id)
+        return found
+
+    async def list(
+        self, *, status: JobStatus | None = None, limit: int = 50, cursor: str | None = None
+    ) -> JobPage:
+        """Jobs of this kind, newest first, a page at a time (``next_cursor``)."""
+        from skyferry.jobs.engine import current_engine
+
+        return await current_engine().list_jobs(
+            kind=self.name, status=status, limit=limit, cursor=cursor
+        )
+
+    async def cancel(self, job_id: str) -> Job:
+        """Cancel a queued or running job of this kind; finished steps stay done."""
+        from skyferry.jobs.engine import current_engine
+
+        await self.get(job_id)
+        return await current_engine().cancel(job_id)
+
+    async def delete(self, job_id: str) -> None:
+        """Forget a job of this kind: its record, steps, progress and idempotency key."""
+        from skyferry.jobs.engine import current_engine
+
+        await self.get(job_id)
+        await current_engine().delete(job_id)
+
+    def params_of(self, job: Job) -> P:
+        """The params a job of this kind was submitted with."""
+        return self.params.model_validate(job.params or {})
+
+    async def result(self, job_id: str) -> R:
+        """A succeeded job's result; ``JobNotFinishedError`` before."""
+        from skyferry.jobs.engine import current_engine
+
+        await self.get(job_id)
+        value: R = await current_engine().result(job_id)
+        return value
+
+    def __repr__(self) -> str:
+        return f"JobKind({self.name!r})"
+
+
+_kinds: dict[str, JobKind[Any, Any]] = {}
 
 
 def job(
     name: str,
     *,
-    params: type[ParamsT],
+    params: type[P],
     timeout_seconds: float | None = None,
     result_path: str = "/jobs/{id}/result",
-) -> Callable[[JobFunction[ParamsT]], JobFunction[ParamsT]]:
-    """Register ``fn(ctx, params)`` as job kind ``name``.
+) -> Callable[[JobFunction[P, R]], JobKind[P, R]]:
+    """Register ``fn(ctx, params)`` as job kind ``name`` and return its handle.
 
     DBOS needs its workflows registered before it launches, so kinds are declared at import
-    time; which of them an app serves is still chosen by settings.
+    time, in a module the app (or the service) imports; every process that runs or submits
+    the kind must import it.
     """
     if name in _kinds:
         raise ValueError(f"job kind {name!r} is already registered")
 
-    def register(fn: JobFunction[ParamsT]) -> JobFunction[ParamsT]:
-        async def workflow(raw_params: dict[str, Any]) -> Any:
-            workflow_id = DBOS.workflow_id
-            assert workflow_id is not None
-            return await fn(JobContext(workflow_id, name), params.model_validate(raw_params))
-
-        workflow.__qualname__ = workflow.__name__ = f"job_{name}"
-        registered = DBOS.workflow(name=WORKFLOW_PREFIX + name)(workflow)
-        _kinds[name] = JobKind(name, params, registered, timeout_seconds, result_path)
-        return fn
+    def register(fn: JobFunction[P, R]) -> JobKind[P, R]:
+        kind = JobKind(name, params, fn, timeout_seconds=timeout_seconds, result_path=result_path)
+        _kinds[name] = kind
+        return kind
 
     return register
 
 
-def get_kind(name: str) -> JobKind[Any] | None:
+def get_kind(name: str) -> JobKind[Any, Any] | None:
     return _kinds.get(name)
 
 
@@ -73,7 +156,3 @@ def kind_of_workflow(workflow_name: str) -> str | None:
     if workflow_name.startswith(WORKFLOW_PREFIX):
         return workflow_name.removeprefix(WORKFLOW_PREFIX)
     return None
-
-
-def all_kinds() -> list[JobKind[Any]]:
-    return list(_kinds.values())

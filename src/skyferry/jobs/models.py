@@ -44,9 +44,14 @@ class JobError(BaseModel):
 
 
 class Job(BaseModel):
+    """A job's public record; the job is the only source of truth for its status."""
+
     id: str
     kind: str
     status: JobStatus
+    params: dict[str, Any] | None = Field(
+        default=None, description="What the job was submitted with."
+    )
     progress: Progress
     created_at: datetime
     started_at: datetime | None = None

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from datetime import UTC, datetime
 from typing import Any
 
-from dbos._error import DBOSMaxStepRetriesExceeded
+from dbos import error as dbos_errors
+from pydantic import BaseModel, Field
 
 from skyferry.jobs.kinds import get_kind, kind_of_workflow
 from skyferry.jobs.models import Job, JobError, JobStatus, Progress
@@ -29,8 +27,8 @@ DBOS_STATUSES = {
 }
 
 
-class InvalidCursorError(ValueError):
-    pass
+# 9999-12-31: the last instant a datetime can hold
+MAX_EPOCH_MS = 253_402_300_799_000
 
 
 def to_job(workflow: Any, progress: Progress | None) -> Job:
@@ -61,6 +59,7 @@ def to_job(workflow: Any, progress: Progress | None) -> Job:
         id=workflow.workflow_id,
         kind=kind,
         status=status,
+        params=_params(workflow),
         progress=progress or Progress(),
         created_at=_time(workflow.created_at) or datetime.now(UTC),
         started_at=_time(workflow.dequeued_at) if status is not JobStatus.QUEUED else None,
@@ -71,21 +70,31 @@ def to_job(workflow: Any, progress: Progress | None) -> Job:
     )
 
 
-def new_job_record(job_id: str, kind: str, created_at: datetime) -> Job:
+def new_job_record(job_id: str, kind: str, params: dict[str, Any], created_at: datetime) -> Job:
     """The record of a job just enqueued, without reading back what was written."""
     return Job(
         id=job_id,
         kind=kind,
         status=JobStatus.QUEUED,
+        params=params,
         progress=Progress(),
         created_at=created_at,
         links={"self": f"/jobs/{job_id}", "cancel": f"/jobs/{job_id}/cancel"},
     )
 
 
+def _params(workflow: Any) -> dict[str, Any] | None:
+    """A job's params: its workflow's one positional argument, when the input was loaded."""
+    inputs = workflow.input
+    if not inputs or not inputs.get("args"):
+        return None
+    params = inputs["args"][0]
+    return params if isinstance(params, dict) else None
+
+
 def _root_cause(error: BaseException) -> BaseException:
     """The step's own last error, not DBOS's "retries exhausted" wrapper around it."""
-    if isinstance(error, DBOSMaxStepRetriesExceeded) and error.errors:
+    if isinstance(error, dbos_errors.DBOSMaxStepRetriesExceeded) and error.errors:
         return error.errors[-1]
     return error
 
@@ -100,20 +109,9 @@ def _time(epoch_ms: int | None) -> datetime | None:
     return datetime.fromtimestamp(epoch_ms / 1000, UTC) if epoch_ms else None
 
 
-def encode_cursor(before_ms: int, offset: int) -> str:
-    """A page cursor pins the listing to jobs created before its first page, so new jobs
-    arriving between pages never shift the offsets."""
-    raw = json.dumps({"b": before_ms, "o": offset}).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+class JobCursor(BaseModel):
+    """A page of jobs: those created before ``b`` (epoch ms) from offset ``o``. Pinning the
+    listing to jobs created before its first page keeps offsets still while new jobs arrive."""
 
-
-def decode_cursor(cursor: str) -> tuple[int, int]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        before, offset = int(data["b"]), int(data["o"])
-    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
-        raise InvalidCursorError("cursor is not one this API returned") from exc
-    if before < 0 or offset < 0:
-        raise InvalidCursorError("cursor is not one this API returned")
-    return before, offset
+    b: int = Field(ge=0, le=MAX_EPOCH_MS)
+    o: int = Field(ge=0, le=10_000_000)

@@ -32,3 +32,5 @@ class Retry:
 
 
 NO_RETRY = Retry(attempts=1)
+
+DEFAULT_STEP_RETRY = Retry()

@@ -38,3 +38,13 @@ workers = sa.Table(
     sa.Column("started_at", sa.Float, nullable=False),
     sa.Column("heartbeat_at", sa.Float, nullable=False),
 )
+
+idempotency_keys = sa.Table(
+    "skyferry_idempotency_keys",
+    metadata,
+    # the job id is derived from the kind and the key, so it identifies the key too
+    sa.Column("job_id", sa.String(200), primary_key=True),
+    sa.Column("kind", sa.String(200), nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)

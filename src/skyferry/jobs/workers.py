@@ -44,12 +44,17 @@ class WorkerMonitor:
         self._recovering = False
 
     def stop(self) -> None:
-        """Stop heartbeating and leave the table, so others take over anything left at once."""
+        """Stop heartbeating and mark this worker silent, so others take over what is left at
+        once instead of after the executor timeout."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=self._interval + 5)
         with self._database.begin() as connection:
-            connection.execute(sa.delete(workers).where(workers.c.executor_id == self._executor_id))
+            connection.execute(
+                sa.update(workers)
+                .where(workers.c.executor_id == self._executor_id)
+                .values(heartbeat_at=0.0)
+            )
 
     def beat(self) -> None:
         now = time.time()
@@ -68,22 +73,27 @@ class WorkerMonitor:
             )
 
     def recover_dead(self) -> list[str]:
-        """Re-enqueue the running jobs of every executor that stopped heartbeating."""
-        running = DBOS.list_workflows(status="PENDING", load_input=False, load_output=False)
-        owners = {w.executor_id for w in running if w.executor_id} - {self._executor_id}
-        if not owners:
-            return []
-        alive_since = time.time() - self._timeout
+        """Re-enqueue the running jobs of every worker that stopped heartbeating, then forget it.
+
+        The cost is one read of the (small) workers table per beat, whatever the number of
+        running jobs; DBOS is asked for workflows only when some worker has gone silent.
+        """
+        silent_since = time.time() - self._timeout
         query = sa.select(workers.c.executor_id).where(
-            workers.c.executor_id.in_(owners), workers.c.heartbeat_at >= alive_since
+            workers.c.heartbeat_at < silent_since, workers.c.executor_id != self._executor_id
         )
         with self._database.connect() as connection:
-            alive = set(connection.execute(query).scalars())
-        dead = sorted(owners - alive)
-        if dead:
-            log.warning("resuming jobs of silent workers", extra={"executors": dead})
-            # DBOS's documented recovery entry point (its admin server's /dbos-workflow-recovery)
-            DBOS._recover_pending_workflows(dead)
+            dead = sorted(connection.execute(query).scalars())
+        if not dead:
+            return []
+        log.warning("resuming jobs of silent workers", extra={"executors": dead})
+        recover_pending(dead)
+        with self._database.begin() as connection:
+            connection.execute(
+                sa.delete(workers).where(
+                    workers.c.executor_id.in_(dead), workers.c.heartbeat_at < silent_since
+                )
+            )
         return dead
 
     def _loop(self) -> None:
@@ -95,3 +105,15 @@ class WorkerMonitor:
             except Exception:
                 # a database blip must not kill the heartbeat; the next beat tries again
                 log.exception("worker heartbeat failed")
+
+
+def recover_pending(executor_ids: list[str]) -> None:
+    """Re-enqueue the PENDING workflows of ``executor_ids`` so any live worker resumes them.
+
+    DBOS has no public call for this: it recovers a process's workflows only when a process
+    with the same executor id restarts, and its admin server's ``/dbos-workflow-recovery``
+    endpoint calls this same private method. ``DBOS.resume_workflow`` is public but would drop
+    each job's deadline (its timeout). Pinned with DBOS (``dbos==3.4.0`` in pyproject) and
+    exercised by the worker kill tests, which fail if it stops resuming jobs.
+    """
+    DBOS._recover_pending_workflows(executor_ids)

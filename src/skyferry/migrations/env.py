@@ -1,15 +1,17 @@
-"""Alembic environment: migrations run against the connection skyferry hands over."""
+"""Alembic environment: migrations run against the connection skyferry hands over.
+
+``skyferry.storage.migrations.config`` puts the target metadata (the core's and every loaded
+service's) and, when it runs the migrations itself, the connection into ``config.attributes``.
+"""
 
 from __future__ import annotations
 
 from alembic import context
 
-import skyferry.jobs.demo
-import skyferry.jobs.tables  # noqa: F401  (registers the tables on the metadata)
-from skyferry.storage.sql import create_engine, metadata
+from skyferry.storage.sql import create_engine
 
-target_metadata = metadata
 config = context.config
+target_metadata = config.attributes["target_metadata"]
 connection = config.attributes.get("connection")
 
 if connection is None:

@@ -1,40 +1,49 @@
-"""Storage errors: one root, subclasses with structured fields, messages safe to log and show.
+"""Storage errors: subclasses of the one root, with structured fields and messages safe to show.
 
 Adapters translate their drivers' exceptions into these (``raise StorageError(...) from exc``);
-one handler at the HTTP boundary turns them into problem+json.
+the root's one handler at the HTTP boundary turns them into problem+json: a store that cannot be
+reached is a 503 with ``Retry-After``, a missing blob a 404, a key no store accepts a 400.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import ClassVar
+
+from skyferry.errors import SkyferryError
 
 _SHOWN_KEY_CHARS = 80
 
 
-class StorageError(Exception):
+class StorageError(SkyferryError):
     """A storage backend failed or refused: ``reason`` says why, ``key`` and ``url`` say where.
 
-    Messages never carry credentials, so they may go to logs and to /ready answers.
+    Messages never carry credentials or server paths, so they may go to logs and to clients.
     """
 
+    status: ClassVar[int] = 503
+    title: ClassVar[str | None] = "Storage unavailable"
+
     def __init__(self, reason: str, *, key: str | None = None, url: str | None = None) -> None:
-        super().__init__(reason)
         self.reason = reason
         self.key = key
         self.url = url
+        super().__init__(
+            self._message(), headers={"Retry-After": "5"} if self.status == 503 else None
+        )
 
-    def __str__(self) -> str:
+    def _message(self) -> str:
         where = " in ".join(part for part in (_blob(self.key), self.url) if part)
         return f"{where}: {self.reason}" if where else self.reason
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        # DBOS pickles the exception of a failed step; the default reduce calls
-        # type(self)(*self.args), which does not fit the subclasses' signatures
-        return (_rebuild, (type(self), self.args, self.__dict__))
+    def __str__(self) -> str:
+        return self._message()
 
 
 class BlobNotFoundError(StorageError):
     """No blob has this key."""
+
+    status = 404
+    title = "Not Found"
 
     def __init__(self, key: str, *, url: str | None = None) -> None:
         super().__init__("not found", key=key, url=url)
@@ -43,18 +52,14 @@ class BlobNotFoundError(StorageError):
 class InvalidBlobKeyError(StorageError, ValueError):
     """The caller passed a key no store accepts; ``reason`` names the rule it breaks."""
 
+    status = 400
+    title = "Invalid blob key"
+
     def __init__(self, key: str, reason: str) -> None:
         super().__init__(reason, key=key)
 
-    def __str__(self) -> str:
+    def _message(self) -> str:
         return f"invalid {_blob(self.key)}: {self.reason}"
-
-
-def _rebuild(cls: type[StorageError], args: tuple[Any, ...], state: dict[str, Any]) -> StorageError:
-    """Unpickle without calling ``__init__``: the fields come back from ``state``."""
-    error = cls.__new__(cls, *args)
-    error.__dict__.update(state)
-    return error
 
 
 def _blob(key: str | None) -> str:

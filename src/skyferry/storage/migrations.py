@@ -1,24 +1,50 @@
-"""Applying the Alembic migrations shipped inside the package."""
+"""Applying the Alembic migrations: the core's, shipped in the package, and each service's.
+
+Each service keeps its migrations in a folder of its own package, as a branch off the core's
+first revision; Alembic finds them all through ``version_locations``, and its target metadata is
+every loaded service's tables beside the core's, so autogenerate sees the whole schema.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine
 
+if TYPE_CHECKING:
+    from skyferry.service import Service
+
 # any constant works; it only has to be the same in every skyferry process
 _LOCK_KEY = 0x5C7F_E777
+_CORE_VERSIONS = Path(__file__).resolve().parent.parent / "migrations" / "versions"
 
 
-def _config(engine: Engine) -> Config:
-    config = Config()
-    config.set_main_option("script_location", "skyferry:migrations")
-    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
-    return config
+def config(engine: Engine, services: Sequence[Service[Any]]) -> Config:
+    """The Alembic configuration for the core plus ``services``."""
+    from skyferry.jobs import tables  # noqa: F401  (the core's tables, on the core metadata)
+    from skyferry.storage.sql import metadata
+
+    alembic = Config()
+    alembic.set_main_option("script_location", "skyferry:migrations")
+    locations = [str(_CORE_VERSIONS)]
+    locations += [str(s.migrations) for s in services if s.migrations is not None]
+    # the separator must be one that cannot appear in a path on this system
+    alembic.set_main_option("path_separator", "newline")
+    alembic.set_main_option("version_locations", "\n".join(locations))
+    alembic.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    alembic.attributes["target_metadata"] = [
+        metadata,
+        *(s.tables for s in services if s.tables is not None),
+    ]
+    return alembic
 
 
-def upgrade(engine: Engine, revision: str = "heads") -> None:
+def upgrade(engine: Engine, services: Sequence[Service[Any]], revision: str = "heads") -> None:
     """Bring the schema to ``revision``; processes starting together migrate one at a time.
 
     Each service's migrations are a branch of their own off the core's, hence ``heads``.
@@ -26,9 +52,9 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
-        config = _config(engine)
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+        alembic = config(engine, services)
+        alembic.attributes["connection"] = connection
+        command.upgrade(alembic, revision)
 
 
 def current(engine: Engine) -> tuple[str, ...]:

@@ -10,15 +10,22 @@ from sqlalchemy.engine import Engine
 
 from skyferry.storage.errors import StorageError
 
-metadata = sa.MetaData(
-    naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_metadata() -> sa.MetaData:
+    """A service's own table metadata, with the naming convention every migration relies on."""
+    return sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+metadata = new_metadata()
+"""The core's tables (jobs, progress, limits, workers); each service has its own metadata."""
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -68,10 +75,26 @@ def upsert(
     connection: sa.Connection, table: sa.Table, values: dict[str, Any], keys: list[str]
 ) -> None:
     """Insert a row or overwrite its non-key columns; both dialects speak ON CONFLICT."""
+    statement = _insert(connection, table).values(**values)
+    updates = {name: statement.excluded[name] for name in values if name not in keys}
+    connection.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates))
+
+
+def insert_missing(
+    connection: sa.Connection, table: sa.Table, rows: dict[str, Any] | list[dict[str, Any]]
+) -> int:
+    """Insert rows whose keys are not there yet (ON CONFLICT DO NOTHING); returns how many were.
+
+    The count tells a caller whether *it* created a row, which is how racing writers agree on
+    one winner without a lock.
+    """
+    result = connection.execute(_insert(connection, table).on_conflict_do_nothing(), rows)
+    return int(result.rowcount or 0)
+
+
+def _insert(connection: sa.Connection, table: sa.Table) -> Any:
     if connection.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-    statement = insert(table).values(**values)
-    updates = {name: statement.excluded[name] for name in values if name not in keys}
-    connection.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates))
+    return insert(table)

@@ -1,4 +1,4 @@
-"""Job progress, fan-out checkpoints, worker heartbeats and the demo job's step log.
+"""Job progress, fan-out checkpoints, and worker heartbeats.
 
 Revision ID: 0001
 Revises:
@@ -47,22 +47,9 @@ def upgrade() -> None:
         sa.Column("heartbeat_at", sa.Float, nullable=False),
         sa.PrimaryKeyConstraint("executor_id", name="pk_skyferry_workers"),
     )
-    op.create_table(
-        "skyferry_demo_steps",
-        sa.Column("id", sa.Integer, autoincrement=True, nullable=False),
-        sa.Column("job_id", sa.String(200), nullable=False),
-        sa.Column("step", sa.Integer, nullable=False),
-        sa.Column("finished_at", sa.Float, nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_skyferry_demo_steps"),
-    )
-    op.create_index(
-        "ix_skyferry_demo_steps_job_id", "skyferry_demo_steps", ["job_id"], unique=False
-    )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_skyferry_demo_steps_job_id", table_name="skyferry_demo_steps")
-    op.drop_table("skyferry_demo_steps")
     op.drop_table("skyferry_workers")
     op.drop_table("skyferry_fanout_items")
     op.drop_table("skyferry_job_progress")

@@ -1,49 +1,49 @@
-"""The books service's exceptions: one root, mapped once to problem+json in ``api.py``.
+"""The books service's exceptions: subclasses of skyferry's root, each knowing its status.
 
-Provider errors cross DBOS step boundaries, which pickle them: every constructor takes the message
-first and anything else by keyword with a default, so ``cls(*args)`` rebuilds them.
+Provider errors cross DBOS step boundaries, which pickle them (the root's ``__reduce__`` keeps
+their fields); a job that failed shows their type and message.
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
 
-class BooksError(Exception):
+from skyferry.errors import SkyferryError
+
+
+class BooksError(SkyferryError):
     """Root of everything the books service raises on purpose."""
 
 
 class BookNotFoundError(BooksError):
+    status = 404
+    title = "Book not found"
+
     def __init__(self, book_id: str) -> None:
-        super().__init__(f"no book with id {book_id!r}")
+        super().__init__(f"no book with id {book_id!r}", book_id=book_id)
         self.book_id = book_id
 
 
 class BookNotReadyError(BooksError):
     """The book has no finished text (yet, or ever): nothing half-written is served."""
 
-    def __init__(self, book_id: str, status: str = "running") -> None:
-        super().__init__(f"book {book_id} is {status}; it has no finished text to download")
-        self.book_id = book_id
-        self.status = status
+    status = 409
+    title = "Book not ready"
 
-
-class BookDeletedError(BooksError):
-    """An idempotent repeat named a book that has since been deleted."""
-
-    def __init__(self, book_id: str) -> None:
+    def __init__(self, book_id: str, book_status: str = "running") -> None:
         super().__init__(
-            f"this Idempotency-Key made book {book_id}, which was deleted since; "
-            "use a new key to generate it again"
+            f"book {book_id} is {book_status}; it has no finished text to download",
+            book_status=book_status,
         )
         self.book_id = book_id
-
-
-class InvalidCursorError(BooksError, ValueError):
-    def __init__(self, message: str = "cursor is not one this API returned") -> None:
-        super().__init__(message)
+        self.book_status = book_status
 
 
 class ProviderError(BooksError):
     """A text provider failed; the message says which and why, never with credentials."""
+
+    status: ClassVar[int] = 502
+    title: ClassVar[str | None] = "Provider failed"
 
     def __init__(self, message: str, *, retryable: bool = False) -> None:
         super().__init__(message)
@@ -69,7 +69,7 @@ class ProviderHTTPError(ProviderError):
         retryable: bool = False,
     ) -> None:
         super().__init__(message, retryable=retryable)
-        self.status = status
+        self.http_status = status
         self.retry_after = retry_after
 
 

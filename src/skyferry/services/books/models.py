@@ -17,7 +17,9 @@ from skyferry.jobs.models import JobError, JobStatus
 
 DownloadFormat = Literal["md", "txt", "epub"]
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# control characters, and what XML 1.0 cannot hold at all (surrogates, U+FFFE, U+FFFF): these
+# strings end up in prompts, file names and the EPUB's XML
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
 Topic = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -54,7 +56,9 @@ class BookRequest(BaseModel):
     def _single_line(cls, value: str | None) -> str | None:
         # these end up in prompts, file names and EPUB XML, where control characters break things
         if value is not None and _CONTROL.search(value):
-            raise ValueError("must be a single line without control characters")
+            raise ValueError(
+                "must be a single line without control characters or characters XML cannot hold"
+            )
         return value
 
 

@@ -2,15 +2,13 @@
 
 Blob layout: ``outline.json`` and ``chapters/{k:03d}.json`` (text, model, timing) while a book is
 written, then ``book.json`` (the structured book the API serves) and ``book.md``, ``book.txt``,
-``book.epub`` (the downloads). The row's ``status`` mirrors the job's and turns ``succeeded``
-only once every one of those is stored.
+``book.epub`` (the downloads). The row records the request, the title once the outline is
+written, and the downloads' keys once all of them are stored; a book's status is its job's.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import json
 import time
@@ -20,30 +18,26 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from skyferry.jobs.models import JobStatus
-from skyferry.services.books.errors import InvalidCursorError
 from skyferry.services.books.models import BookContent, BookRequest, DownloadFormat
 from skyferry.services.books.tables import books
 from skyferry.storage.blobs import BlobStore
 from skyferry.storage.errors import BlobNotFoundError
-
-FINAL = tuple(status.value for status in JobStatus if status.is_final)
+from skyferry.storage.sql import insert_missing
 
 
 @dataclass(frozen=True)
 class BookRow:
+    """What the books table knows of a book: its request and its results, never its status."""
+
     id: str
     topic: str
     title: str | None
     request: BookRequest
-    status: JobStatus
-    error: str | None
     word_count: int | None
     provider: str | None
     model: str | None
     blobs: dict[str, str]
     created_at: float
-    started_at: float | None
     finished_at: float | None
 
 
@@ -76,22 +70,9 @@ class BookStore:
 
     # -- rows ------------------------------------------------------------------------------------
 
-    async def create(self, book_id: str, request: BookRequest, status: JobStatus) -> None:
-        """Insert the book's row unless it exists: the API and the job's first step both call
-        this, in whichever order they happen to run."""
-        await asyncio.to_thread(self._create, book_id, request, status)
-
-    async def mark_running(self, book_id: str, request: BookRequest) -> None:
-        await self.create(book_id, request, JobStatus.RUNNING)
-        await asyncio.to_thread(
-            self._update,
-            book_id,
-            {"status": JobStatus.RUNNING.value, "started_at": time.time()},
-            only_if=books.c.status == JobStatus.QUEUED.value,
-        )
-
-    async def set_title(self, book_id: str, title: str) -> None:
-        await asyncio.to_thread(self._update, book_id, {"title": title[:300]})
+    async def record(self, book_id: str, request: BookRequest, title: str) -> None:
+        """Write the book's row with its request and title (again, after a resume: same row)."""
+        await asyncio.to_thread(self._record, book_id, request, title)
 
     async def mark_succeeded(
         self,
@@ -104,33 +85,21 @@ class BookStore:
         blobs: dict[str, str],
     ) -> None:
         values = {
-            "status": JobStatus.SUCCEEDED.value,
             "title": title[:300],
             "word_count": word_count,
             "provider": provider[:50],
             "model": model[:200],
             "blobs": blobs,
             "finished_at": time.time(),
-            "error": None,
         }
         await asyncio.to_thread(self._update, book_id, values)
 
-    async def mark_final(self, book_id: str, status: JobStatus, error: str | None = None) -> None:
-        """Record a failure or a cancellation, unless the row already shows a final status."""
-        values = {"status": status.value, "error": error, "finished_at": time.time()}
-        await asyncio.to_thread(self._update, book_id, values, only_if=books.c.status.not_in(FINAL))
-
     async def get(self, book_id: str) -> BookRow | None:
-        return await asyncio.to_thread(self._get, book_id)
+        rows = await self.get_many([book_id])
+        return rows.get(book_id)
 
-    async def page(
-        self, *, status: JobStatus | None, limit: int, cursor: str | None
-    ) -> tuple[list[BookRow], str | None]:
-        """Newest first; a cursor is the last row's (created_at, id), so pages never overlap."""
-        after = decode_cursor(cursor) if cursor else None
-        rows = await asyncio.to_thread(self._list, status, limit + 1, after)
-        page, more = rows[:limit], len(rows) > limit
-        return page, encode_cursor(page[-1].created_at, page[-1].id) if more else None
+    async def get_many(self, book_ids: list[str]) -> dict[str, BookRow]:
+        return await asyncio.to_thread(self._get_many, book_ids)
 
     async def delete(self, book_id: str) -> None:
         """Remove the blobs, then the row: a crash in between leaves a row to delete again."""
@@ -161,58 +130,30 @@ class BookStore:
 
     # -- SQL -------------------------------------------------------------------------------------
 
-    def _create(self, book_id: str, request: BookRequest, status: JobStatus) -> None:
-        now = time.time()
+    def _record(self, book_id: str, request: BookRequest, title: str) -> None:
         row = {
             "id": book_id,
             "topic": request.topic,
-            "title": request.title,
+            "title": title[:300],
             "params": request.model_dump(mode="json"),
-            "status": status.value,
-            "created_at": now,
-            "started_at": now if status is JobStatus.RUNNING else None,
+            "created_at": time.time(),
         }
         with self.database.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                from sqlalchemy.dialects.postgresql import insert
-            else:
-                from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-            connection.execute(insert(books).values(**row).on_conflict_do_nothing())
-
-    def _update(
-        self,
-        book_id: str,
-        values: dict[str, Any],
-        *,
-        only_if: sa.ColumnElement[bool] | None = None,
-    ) -> None:
-        statement = sa.update(books).where(books.c.id == book_id).values(**values)
-        if only_if is not None:
-            statement = statement.where(only_if)
-        with self.database.begin() as connection:
-            connection.execute(statement)
-
-    def _get(self, book_id: str) -> BookRow | None:
-        with self.database.connect() as connection:
-            row = connection.execute(sa.select(books).where(books.c.id == book_id)).first()
-        return None if row is None else _to_row(row)
-
-    def _list(
-        self, status: JobStatus | None, limit: int, after: tuple[float, str] | None
-    ) -> list[BookRow]:
-        query = sa.select(books).order_by(books.c.created_at.desc(), books.c.id.desc())
-        if status is not None:
-            query = query.where(books.c.status == status.value)
-        if after is not None:
-            created_at, book_id = after
-            query = query.where(
-                sa.or_(
-                    books.c.created_at < created_at,
-                    sa.and_(books.c.created_at == created_at, books.c.id < book_id),
+            if not insert_missing(connection, books, row):
+                connection.execute(
+                    sa.update(books).where(books.c.id == book_id).values(title=row["title"])
                 )
-            )
+
+    def _update(self, book_id: str, values: dict[str, Any]) -> None:
+        with self.database.begin() as connection:
+            connection.execute(sa.update(books).where(books.c.id == book_id).values(**values))
+
+    def _get_many(self, book_ids: list[str]) -> dict[str, BookRow]:
+        if not book_ids:
+            return {}
+        query = sa.select(books).where(books.c.id.in_(book_ids))
         with self.database.connect() as connection:
-            return [_to_row(row) for row in connection.execute(query.limit(limit))]
+            return {row.id: _to_row(row) for row in connection.execute(query)}
 
     def _delete(self, book_id: str) -> None:
         with self.database.begin() as connection:
@@ -225,28 +166,10 @@ def _to_row(row: sa.Row[Any]) -> BookRow:
         topic=row.topic,
         title=row.title,
         request=BookRequest.model_validate(row.params),
-        status=JobStatus(row.status),
-        error=row.error,
         word_count=row.word_count,
         provider=row.provider,
         model=row.model,
         blobs=dict(row.blobs or {}),
         created_at=row.created_at,
-        started_at=row.started_at,
         finished_at=row.finished_at,
     )
-
-
-def encode_cursor(created_at: float, book_id: str) -> str:
-    raw = json.dumps({"c": created_at, "i": book_id}).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[float, str]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        created_at, book_id = float(data["c"]), str(data["i"])
-    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
-        raise InvalidCursorError() from exc
-    return created_at, book_id

@@ -17,113 +17,82 @@ import time
 from collections import Counter
 from typing import Any
 
-from skyferry.jobs import runtime
-from skyferry.jobs.context import JobContext
-from skyferry.jobs.kinds import job
-from skyferry.jobs.limits import SharedLimit
-from skyferry.jobs.models import JobStatus
-from skyferry.jobs.retry import NO_RETRY, Retry
+import skyferry
 from skyferry.services.books import formats
-from skyferry.services.books.errors import BooksError
 from skyferry.services.books.models import BookContent, BookRequest, Chapter, OutlineEntry
-from skyferry.services.books.providers import Outline, open_provider
-from skyferry.services.books.settings import BooksSettings
-from skyferry.services.books.store import (
-    BookStore,
-    chapter_key,
-    content_key,
-    download_key,
-    outline_key,
-)
-from skyferry.storage.errors import StorageError
+from skyferry.services.books.providers import Outline
+from skyferry.services.books.resources import books
+from skyferry.services.books.store import chapter_key, content_key, download_key, outline_key
 
 log = logging.getLogger(__name__)
 
 KIND = "books.generate"
-LIMIT = "books.provider"
 TIMEOUT_SECONDS = 6 * 3600.0
 """50 chapters of 5000 words from a slow model still finish; a stuck job does not run forever."""
 
-_BOOKKEEPING = Retry(attempts=3)
+_NO_RETRY = skyferry.Retry(attempts=1)
+_BOOKKEEPING = skyferry.Retry(attempts=3)
 
 
-@job(KIND, params=BookRequest, timeout_seconds=TIMEOUT_SECONDS, result_path="/books/{id}")
-async def generate_book(ctx: JobContext, request: BookRequest) -> dict[str, Any]:
+@skyferry.job(KIND, params=BookRequest, timeout_seconds=TIMEOUT_SECONDS, result_path="/books/{id}")
+async def generate_book(ctx: skyferry.JobContext, request: BookRequest) -> dict[str, Any]:
     n = request.chapters
     total = n + 2  # the outline, n chapters, the assembly
-    await ctx.step_with(begin, "begin", _BOOKKEEPING, None, ctx.id, request)
-    try:
-        await ctx.progress(0, total, "outline")
-        outline = await ctx.step_with(write_outline, "outline", NO_RETRY, None, ctx.id, request)
-        chapters = []
-        for number in range(1, n + 1):
-            await ctx.progress(number, total, f"chapter {number} of {n}")
-            chapters.append(
-                await ctx.step_with(
-                    write_chapter,
-                    f"chapter-{number}",
-                    NO_RETRY,
-                    None,
-                    ctx.id,
-                    request,
-                    outline,
-                    number,
-                )
-            )
-        await ctx.progress(n + 1, total, "assembling")
-        summary = await ctx.step_with(
-            assemble, "assemble", _BOOKKEEPING, None, ctx.id, request, outline, chapters
-        )
-    except (BooksError, StorageError) as exc:
-        await ctx.step_with(record_failure, "record-failure", _BOOKKEEPING, None, ctx.id, str(exc))
-        raise
+    await ctx.progress(0, total, "outline")
+    outline = await write_outline(ctx.id, request)
+    chapters = []
+    for number in range(1, n + 1):
+        await ctx.progress(number, total, f"chapter {number} of {n}")
+        chapters.append(await write_chapter(ctx.id, request, outline, number))
+    await ctx.progress(n + 1, total, "assembling")
+    summary = await assemble(ctx.id, request, outline, chapters)
     await ctx.progress(total, total, "done")
     return summary
 
 
-# -- steps: plain async functions, run through ctx.step_with ---------------------------------------
+# -- steps ---------------------------------------------------------------------------------------
 
 
-async def begin(book_id: str, request: BookRequest) -> None:
-    await _store().mark_running(book_id, request)
-
-
+@skyferry.step(name="outline", retry=_NO_RETRY)
 async def write_outline(book_id: str, request: BookRequest) -> dict[str, Any]:
-    store = _store()
-    record: dict[str, Any] | None = await store.find_json(outline_key(book_id))
+    """Write the outline to ``outline.json`` (unless an earlier attempt did) and the book's row."""
+    deps = books.get()
+    record: dict[str, Any] | None = await deps.store.find_json(outline_key(book_id))
     if record is None:
         started = time.time()
-        async with open_provider(_settings()) as provider, _limit().hold():
-            outline = await provider.outline(request)
+        async with deps.limit.hold():
+            outline = await deps.provider.outline(request)
         record = {
             "title": outline.title,
             "chapters": [entry.model_dump() for entry in outline.chapters],
             "model": outline.model,
-            "provider": provider.name,
+            "provider": deps.provider.name,
             "seconds": round(time.time() - started, 3),
         }
-        await store.put_json(outline_key(book_id), record)
+        await deps.store.put_json(outline_key(book_id), record)
         log.info(
             "book %s: outline written by %s",
             book_id,
             outline.model,
-            extra={"book_id": book_id, "provider": provider.name, "model": outline.model},
+            extra={"book_id": book_id, "provider": deps.provider.name, "model": outline.model},
         )
-    await store.set_title(book_id, record["title"])
+    await deps.store.record(book_id, request, record["title"])
     return record
 
 
+@skyferry.step(name="chapter", retry=_NO_RETRY)
 async def write_chapter(
     book_id: str, request: BookRequest, outline: dict[str, Any], number: int
 ) -> dict[str, Any]:
     """Write chapter ``number`` to ``chapters/{number}.json``; return all of it but the text."""
-    store = _store()
+    deps = books.get()
+    store, provider = deps.store, deps.provider
     key = chapter_key(book_id, number)
     # a record here was written by an attempt that died before its checkpoint
     record: dict[str, Any] | None = await store.find_json(key)
     if record is None:
         plan = _outline(outline)
-        async with open_provider(_settings()) as provider, _limit().hold():
+        async with deps.limit.hold():
             started = time.time()
             text = await provider.chapter(request, plan, number)
             finished = time.time()
@@ -155,11 +124,12 @@ async def write_chapter(
     return {name: value for name, value in record.items() if name != "text"}
 
 
+@skyferry.step(name="assemble", retry=_BOOKKEEPING)
 async def assemble(
     book_id: str, request: BookRequest, outline: dict[str, Any], chapters: list[dict[str, Any]]
 ) -> dict[str, Any]:
     """Store the book and its downloads, then flip the row to succeeded: the commit point."""
-    store = _store()
+    store = books.get().store
     texts = [await store.get_json(chapter_key(book_id, c["number"])) for c in chapters]
     used = Counter((c["provider"], c["model"]) for c in chapters)
     (provider, model), _ = used.most_common(1)[0]
@@ -210,31 +180,7 @@ async def assemble(
     }
 
 
-async def record_failure(book_id: str, message: str) -> None:
-    await _store().mark_final(book_id, JobStatus.FAILED, message[:2000])
-
-
 # -- helpers -------------------------------------------------------------------------------------
-
-
-def _store() -> BookStore:
-    rt = runtime.current()
-    return BookStore(rt.database, rt.blobs)
-
-
-def _settings() -> BooksSettings:
-    return runtime.current().settings.books
-
-
-def _limit() -> SharedLimit:
-    rt = runtime.current()
-    books = rt.settings.books
-    return SharedLimit(
-        rt.database,
-        LIMIT,
-        books.provider_concurrency,
-        lease_seconds=books.provider_lease_seconds,
-    )
 
 
 def _outline(record: dict[str, Any]) -> Outline:

@@ -11,10 +11,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from skyferry.config import Settings
-from skyferry.jobs.runtime import Runtime
+from skyferry.platform import Platform
+from skyferry.resources import Resource
 from skyferry.services.datasets.catalog import Catalog
 from skyferry.services.datasets.downloads import Downloads
 from skyferry.services.datasets.errors import DatasetNotFoundError, InvalidQueryError
@@ -28,6 +29,7 @@ from skyferry.services.datasets.models import (
 )
 from skyferry.services.datasets.query import parse_query
 from skyferry.services.datasets.ratelimit import RateLimit
+from skyferry.services.datasets.settings import DatasetsSettings
 from skyferry.services.datasets.sources import local_root
 
 _FILTERS_HELP = (
@@ -81,21 +83,24 @@ _DOWNLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+@asynccontextmanager
+async def _open_downloads(platform: Platform) -> AsyncIterator[Downloads]:
+    """One DuckDB and one download budget per process, whatever the number of requests."""
+    downloads = Downloads(platform.settings.of(DatasetsSettings))
+    downloads.open(local_root(platform.blobs))
+    try:
+        yield downloads
+    finally:
+        downloads.close()
+
+
+downloads_resource = Resource("datasets.downloads", _open_downloads)
+
+
 def build_router(settings: Settings) -> APIRouter:
-    """The datasets routes for one app: its own DuckDB, download cap and rate limiter."""
-    downloads = Downloads(settings.datasets)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime: Runtime = app.state.runtime
-        downloads.open(local_root(runtime.blobs))
-        try:
-            yield
-        finally:
-            downloads.close()
-
-    limit = RateLimit(settings.datasets.rate_limit_per_minute, scope="datasets")
-    router = APIRouter(tags=["datasets"], dependencies=[Depends(limit)], lifespan=lifespan)
+    """The datasets routes for one app, with its rate limiter."""
+    limit = RateLimit(settings.of(DatasetsSettings).rate_limit_per_minute, scope="datasets")
+    router = APIRouter(tags=["datasets"], dependencies=[Depends(limit)])
 
     @router.get("/datasets", summary="The catalog: every dataset, with its download links")
     async def list_datasets(request: Request) -> DatasetList:
@@ -125,9 +130,11 @@ def build_router(settings: Settings) -> APIRouter:
         query = parse_query(
             found,
             request.query_params.multi_items(),
-            max_values=settings.datasets.max_filter_values,
+            max_values=settings.of(DatasetsSettings).max_filter_values,
         )
-        return await downloads.stream(_runtime(request).blobs, found, fmt, query, headers)
+        platform = _platform(request)
+        downloads = platform.resource(downloads_resource)
+        return await downloads.stream(platform.blobs, found, fmt, query, headers)
 
     @router.head(
         "/{dataset}.{extension}",
@@ -141,7 +148,7 @@ def build_router(settings: Settings) -> APIRouter:
         parse_query(
             found,
             request.query_params.multi_items(),
-            max_values=settings.datasets.max_filter_values,
+            max_values=settings.of(DatasetsSettings).max_filter_values,
         )
         response = Response(media_type=fmt.media_type, headers=headers)
         # the body's length is unknown until it is made; an empty HEAD body is not "0 bytes"
@@ -151,13 +158,13 @@ def build_router(settings: Settings) -> APIRouter:
     return router
 
 
-def _runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
+def _platform(request: Request) -> Platform:
+    platform: Platform = request.app.state.skyferry
+    return platform
 
 
 def _catalog(request: Request) -> Catalog:
-    return Catalog(_runtime(request).database)
+    return Catalog(_platform(request).database)
 
 
 async def _find(request: Request, name: str) -> Dataset:

@@ -14,7 +14,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from skyferry.services.datasets.models import Column, Dataset
-from skyferry.storage.sql import metadata, upsert
+from skyferry.storage.sql import new_metadata, upsert
+
+metadata = new_metadata()
+"""This service's tables, migrated by its own branch (``migrations/``)."""
 
 catalog_table = sa.Table(
     "datasets_catalog",

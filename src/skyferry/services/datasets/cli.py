@@ -28,7 +28,7 @@ from skyferry.services.datasets.demo import DEMO_NAME
 from skyferry.services.datasets.errors import DatasetsError
 
 if TYPE_CHECKING:
-    from skyferry.jobs.runtime import Runtime
+    from skyferry.platform import Platform
     from skyferry.services.datasets.ingest import FileFormat
 
 app = typer.Typer(
@@ -61,26 +61,23 @@ class _Bar:
             self._progress.update(self._task, total=task.total or 1, completed=task.total or 1)
 
 
-def _run(work: Callable[[Runtime], Coroutine[Any, Any, T]]) -> T:
+def _run(work: Callable[[Platform], Coroutine[Any, Any, T]]) -> T:
     """Run ``work`` against the configured stores, migrated, and turn refusals into exit 1."""
-    from skyferry.app import build_runtime
-    from skyferry.config import ConfigurationError, load_settings
-    from skyferry.storage import migrations
+    from skyferry.app import standalone
+    from skyferry.config import ConfigurationError
+
+    async def run() -> T:
+        async with standalone("datasets") as platform:
+            return await work(platform)
 
     try:
-        settings = load_settings()
+        return asyncio.run(run())
     except ConfigurationError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
-    runtime = build_runtime(settings)
-    try:
-        migrations.upgrade(runtime.database)
-        return asyncio.run(work(runtime))
     except DatasetsError as exc:
         console.print(f"[red]{exc.message}[/red]")
         raise typer.Exit(1) from None
-    finally:
-        runtime.database.dispose()
 
 
 @contextmanager
@@ -143,7 +140,7 @@ def demo(
     from skyferry.services.datasets.ingest import ingest_demo
     from skyferry.services.datasets.models import Dataset
 
-    async def work(rt: Runtime) -> Dataset | None:
+    async def work(rt: Platform) -> Dataset | None:
         if if_missing and await asyncio.to_thread(Catalog(rt.database).get, name) is not None:
             return None
         with _progress_bar() as bar:

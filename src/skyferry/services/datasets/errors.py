@@ -1,28 +1,27 @@
-"""Datasets errors: one root whose ``status`` says how HTTP answers it, subclasses per cause.
+"""Datasets errors: subclasses of skyferry's root whose ``status`` says how HTTP answers them.
 
-``service.setup`` installs the one handler that turns them into problem+json; the CLI prints
-their message.
+The core's one handler turns them into problem+json; the CLI prints their message.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
+
+from skyferry.errors import SkyferryError
 
 
-class DatasetsError(Exception):
+class DatasetsError(SkyferryError):
     """Something the datasets service refuses or cannot do; the message says what and why."""
 
-    status = 400
-    title = "Bad Request"
+    status: ClassVar[int] = 400
+    title: ClassVar[str | None] = "Bad Request"
 
     def __init__(
         self, message: str, *, headers: dict[str, str] | None = None, **extensions: Any
     ) -> None:
-        super().__init__(message)
+        # extensions: extra members of the problem document, e.g. the valid choices
+        super().__init__(message, headers=headers, **extensions)
         self.message = message
-        self.headers = headers
-        # extra members of the problem document, e.g. the valid choices
-        self.extensions = extensions
 
 
 class DatasetNotFoundError(DatasetsError):

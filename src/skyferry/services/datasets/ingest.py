@@ -20,7 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from skyferry.jobs.runtime import Runtime
+from skyferry.platform import Platform
 from skyferry.services.datasets.catalog import Catalog
 from skyferry.services.datasets.columns import quote
 from skyferry.services.datasets.connections import connect
@@ -96,7 +96,7 @@ def file_format(path: Path) -> FileFormat:
 
 
 async def ingest_file(
-    runtime: Runtime,
+    platform: Platform,
     name: str,
     path: Path,
     *,
@@ -109,11 +109,11 @@ async def ingest_file(
         raise InvalidDatasetError(f"{path} is not a readable file")
     reader = _READERS[fmt or file_format(path)]
     select = f"SELECT * FROM {reader}(?)"  # noqa: S608 - a reader from the table above
-    return await _ingest(runtime, name, select, [str(path)], description, progress or _Silent())
+    return await _ingest(platform, name, select, [str(path)], description, progress or _Silent())
 
 
 async def ingest_demo(
-    runtime: Runtime,
+    platform: Platform,
     *,
     name: str = DEMO_NAME,
     rows: int = 1_000_000,
@@ -122,21 +122,21 @@ async def ingest_demo(
     """Generate the demo dataset (deterministic for a given ``rows``) and register it."""
     if rows < 1:
         raise InvalidDatasetError(f"rows must be at least 1, got {rows}")
-    return await _ingest(runtime, name, DEMO_SQL, [rows], DEMO_DESCRIPTION, progress or _Silent())
+    return await _ingest(platform, name, DEMO_SQL, [rows], DEMO_DESCRIPTION, progress or _Silent())
 
 
-async def remove_dataset(runtime: Runtime, name: str) -> Dataset:
+async def remove_dataset(platform: Platform, name: str) -> Dataset:
     """Drop ``name`` from the catalog, then its Parquet blob."""
-    catalog = Catalog(runtime.database)
+    catalog = Catalog(platform.database)
     removed = await asyncio.to_thread(catalog.delete, name)
     if removed is None:
         raise DatasetNotFoundError(name, await asyncio.to_thread(catalog.names))
-    await _delete_quietly(runtime, removed.blob_key)
+    await _delete_quietly(platform, removed.blob_key)
     return removed
 
 
 async def _ingest(
-    runtime: Runtime,
+    platform: Platform,
     name: str,
     select: str,
     params: list[object],
@@ -146,7 +146,7 @@ async def _ingest(
     problem = name_problem(name)
     if problem:
         raise InvalidDatasetError(f"invalid dataset name {name!r}: {problem}")
-    settings = runtime.settings.datasets
+    settings = platform.settings.of(DatasetsSettings)
     with tempfile.TemporaryDirectory(prefix="skyferry-ingest-") as work:
         parquet = Path(work) / "data.parquet"
         written = await asyncio.to_thread(
@@ -155,7 +155,7 @@ async def _ingest(
         size = parquet.stat().st_size
         key = f"{settings.prefix}{name}/{_version()}.parquet"
         progress.phase("uploading", size)
-        await runtime.blobs.put(
+        await platform.blobs.put(
             key, _read_chunks(parquet, progress), content_type=Parquet.media_type
         )
     progress.phase("registering")
@@ -169,9 +169,9 @@ async def _ingest(
         sorted_by=written.sorted_by,
         updated_at=datetime.now(UTC),
     )
-    replaced = await asyncio.to_thread(Catalog(runtime.database).put, dataset)
+    replaced = await asyncio.to_thread(Catalog(platform.database).put, dataset)
     if replaced is not None and replaced.blob_key != key:
-        await _delete_quietly(runtime, replaced.blob_key)
+        await _delete_quietly(platform, replaced.blob_key)
     return dataset
 
 
@@ -316,10 +316,10 @@ async def _read_chunks(path: Path, progress: Progress) -> AsyncIterator[bytes]:
         handle.close()
 
 
-async def _delete_quietly(runtime: Runtime, key: str) -> None:
+async def _delete_quietly(platform: Platform, key: str) -> None:
     """Drop a replaced version; a failure only leaves an unreferenced blob behind."""
     try:
-        await runtime.blobs.delete(key)
+        await platform.blobs.delete(key)
     except BlobNotFoundError:
         pass
     except StorageError as exc:

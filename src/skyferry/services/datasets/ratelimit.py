@@ -13,8 +13,8 @@ import time
 
 from fastapi import Request
 
-from skyferry.problems import Problem
-from skyferry.security import ApiKey
+from skyferry.errors import Problem
+from skyferry.http.security import client_id
 
 
 class RateLimit:
@@ -30,8 +30,8 @@ class RateLimit:
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
         self._scope = scope
 
-    async def __call__(self, request: Request, api_key: ApiKey) -> None:
-        client = api_key or f"ip:{request.client.host if request.client else 'unknown'}"
+    async def __call__(self, request: Request) -> None:
+        client = client_id(request)
         if self._limiter.hit(self._item, self._scope, client):
             return
         reset_at, _ = self._limiter.get_window_stats(self._item, self._scope, client)

@@ -1,34 +1,21 @@
-"""The datasets service, as the registry mounts it: routes, CLI, and its error handler."""
+"""The datasets service: streamed, filtered downloads of Parquet datasets through DuckDB."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from pathlib import Path
 
-from skyferry.config import Settings
-from skyferry.problems import problem_response
-from skyferry.registry import Service
+import skyferry
+from skyferry.services.datasets.api import build_router, downloads_resource
+from skyferry.services.datasets.catalog import metadata
 from skyferry.services.datasets.cli import app as cli
-from skyferry.services.datasets.errors import DatasetsError
+from skyferry.services.datasets.settings import DatasetsSettings
 
-
-def _router(settings: Settings) -> APIRouter:
-    from skyferry.services.datasets.api import build_router
-
-    return build_router(settings)
-
-
-def _setup(app: FastAPI, settings: Settings) -> None:
-    @app.exception_handler(DatasetsError)
-    async def _datasets_error(request: Request, exc: DatasetsError) -> JSONResponse:
-        return problem_response(
-            exc.status,
-            exc.message,
-            title=exc.title,
-            instance=request.url.path,
-            headers=exc.headers,
-            **exc.extensions,
-        )
-
-
-service = Service(name="datasets", router=_router, cli=cli, setup=_setup, tags=["datasets"])
+service = skyferry.Service(
+    name="datasets",
+    router=build_router,
+    settings=DatasetsSettings,
+    tables=metadata,
+    migrations=Path(__file__).parent / "migrations",
+    resources=[downloads_resource],
+    cli=cli,
+)

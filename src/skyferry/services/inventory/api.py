@@ -11,17 +11,16 @@ import asyncio
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from skyferry import __version__
 from skyferry.config import Settings
-from skyferry.jobs.runtime import Runtime
-from skyferry.problems import problem_response
-from skyferry.services.inventory.downloads import download
-from skyferry.services.inventory.errors import InventoryError
-from skyferry.services.inventory.etags import item_etag, parse_etags
-from skyferry.services.inventory.files import Files
+from skyferry.http.downloads import download
+from skyferry.http.etags import parse_etags
+from skyferry.platform import Platform
+from skyferry.services.inventory.etags import item_etag
+from skyferry.services.inventory.files import Files, served_type
 from skyferry.services.inventory.items import Inventory
 from skyferry.services.inventory.models import (
     SKU_PATTERN,
@@ -34,6 +33,7 @@ from skyferry.services.inventory.models import (
     ServiceStatus,
     StoredFile,
 )
+from skyferry.services.inventory.settings import InventorySettings
 from skyferry.services.inventory.store import open_item_store
 
 SERVICE_NAME = "skyferry-inventory"
@@ -59,30 +59,30 @@ Cursor = Annotated[str | None, Query(max_length=400, description="`next_cursor` 
 
 
 class _Backends:
-    """The app's item store and file area, built from its runtime on first use.
+    """The app's item store and file area, built from its platform on first use.
 
-    A DynamoDB client takes tens of milliseconds to build, so it is built once per runtime
+    A DynamoDB client takes tens of milliseconds to build, so it is built once per platform
     (that is, per app start), never per request.
     """
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._runtime: Runtime | None = None
+        self._own = settings.of(InventorySettings)
+        self._platform: Platform | None = None
         self._inventory: Inventory | None = None
 
     async def inventory(self, request: Request) -> Inventory:
-        runtime: Runtime = request.app.state.runtime
-        if self._inventory is None or self._runtime is not runtime:
+        platform: Platform = request.app.state.skyferry
+        if self._inventory is None or self._platform is not platform:
             # two first requests at once may both build a store; either one serves
-            store = await asyncio.to_thread(open_item_store, self._settings, runtime.database)
-            self._inventory, self._runtime = Inventory(store), runtime
+            store = await asyncio.to_thread(open_item_store, self._settings, platform.database)
+            self._inventory, self._platform = Inventory(store), platform
         return self._inventory
 
     async def files(self, request: Request) -> Files:
-        runtime: Runtime = request.app.state.runtime
-        inventory = self._settings.inventory
+        platform: Platform = request.app.state.skyferry
         return Files(
-            runtime.blobs, prefix=inventory.files_prefix, max_bytes=inventory.max_upload_bytes
+            platform.blobs, prefix=self._own.files_prefix, max_bytes=self._own.max_upload_bytes
         )
 
 
@@ -171,7 +171,7 @@ def build_router(settings: Settings) -> APIRouter:
         response_model=StoredFile,
         summary="Upload a file (the request body, streamed); 201 if new, 200 if replaced",
         # raises the app-wide body limit for this route only
-        max_body_size=settings.inventory.max_upload_bytes,
+        max_body_size=settings.of(InventorySettings).max_upload_bytes,
     )
     async def upload_file(
         filename: FilenamePath, request: Request, files: Files = stored
@@ -213,26 +213,16 @@ def build_router(settings: Settings) -> APIRouter:
     async def download_file(
         filename: FilenamePath, request: Request, files: Files = stored
     ) -> Response:
-        return await download(files, filename, request.headers, head_only=request.method == "HEAD")
-
-    return router
-
-
-def install_error_handler(app: FastAPI, settings: Settings) -> None:
-    """Every InventoryError leaves as problem+json with its status and structured fields."""
-
-    async def inventory_problem(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, InventoryError)
-        return problem_response(
-            exc.status,
-            exc.detail,
-            title=exc.title,
-            instance=request.url.path,
-            headers=exc.headers,
-            **exc.fields,
+        return await download(
+            files,
+            filename,
+            request.headers,
+            filename=filename,
+            content_type=lambda info: served_type(info, filename),
+            head_only=request.method == "HEAD",
         )
 
-    app.add_exception_handler(InventoryError, inventory_problem)
+    return router
 
 
 def _item_response(item: Item, *, status_code: int = 200, location: str | None = None) -> Response:

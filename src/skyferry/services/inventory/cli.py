@@ -7,6 +7,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from skyferry.services.inventory.settings import InventorySettings
+
 app = typer.Typer(help="The inventory service.", no_args_is_help=True)
 console = Console(stderr=True)
 
@@ -43,8 +45,8 @@ def create_table(
     except ConfigurationError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
-    table = table or settings.inventory.dynamodb_table
-    region = region or settings.inventory.dynamodb_region
+    table = table or settings.of(InventorySettings).dynamodb_table
+    region = region or settings.of(InventorySettings).dynamodb_region
     endpoint_url = endpoint_url or settings.aws_endpoint_url
     where = f"region {region}" + (f", endpoint {endpoint_url}" if endpoint_url else "")
     try:

@@ -1,25 +1,21 @@
-"""Page cursors: the last key a page served, opaque to clients so its form may change."""
+"""Page cursors: the last key a page served, through the one cursor codec."""
 
 from __future__ import annotations
 
-import base64
-import binascii
+from pydantic import BaseModel, Field
 
-from skyferry.services.inventory.errors import InvalidCursorError
+from skyferry.http.cursors import decode_cursor as decode
+from skyferry.http.cursors import encode_cursor as encode
+
+
+class _After(BaseModel):
+    k: str = Field(min_length=1, max_length=1000)
 
 
 def encode_cursor(last: str) -> str:
-    return base64.urlsafe_b64encode(last.encode()).decode().rstrip("=")
+    return encode(_After(k=last))
 
 
 def decode_cursor(cursor: str) -> str:
     """The key a cursor carries, or InvalidCursorError (400) if no page of ours made it."""
-    try:
-        # validate: the lenient default skips foreign characters, so "%%%" would decode to ""
-        last = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
-        decoded = last.decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidCursorError from None
-    if not decoded:
-        raise InvalidCursorError
-    return decoded
+    return decode(cursor, _After).k

@@ -23,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from skyferry.services.inventory.errors import BackendUnavailableError
 from skyferry.services.inventory.models import CENT, Item
+from skyferry.services.inventory.settings import InventorySettings
 from skyferry.services.inventory.store import AlreadyExistsError, ConditionFailedError
 
 if TYPE_CHECKING:
@@ -81,8 +82,10 @@ class DynamoItemStore:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DynamoItemStore:
-        client = make_client(settings.inventory.dynamodb_region, settings.aws_endpoint_url)
-        return cls(client, settings.inventory.dynamodb_table)
+        client = make_client(
+            settings.of(InventorySettings).dynamodb_region, settings.aws_endpoint_url
+        )
+        return cls(client, settings.of(InventorySettings).dynamodb_table)
 
     async def insert(self, item: Item) -> None:
         try:

@@ -1,28 +1,24 @@
-"""The inventory service's exceptions: one root, each subclass knowing its HTTP status.
+"""The inventory service's exceptions: subclasses of skyferry's root, each knowing its status.
 
-``api.py`` turns every ``InventoryError`` into problem+json in one handler; the structured
-fields become the problem's extension members, so clients need not parse the message.
+The core's one handler turns them into problem+json; the structured fields become the
+problem's extension members, so clients need not parse the message.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from skyferry.errors import SkyferryError
 
-class InventoryError(Exception):
+
+class InventoryError(SkyferryError):
     """Root of everything the inventory service raises on purpose."""
 
     status: ClassVar[int] = 500
-    title: ClassVar[str] = "Inventory error"
+    title: ClassVar[str | None] = "Inventory error"
 
-    def __init__(self, detail: str, **fields: Any) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.fields = fields
-
-    @property
-    def headers(self) -> dict[str, str] | None:
-        return None
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None, **fields: Any):
+        super().__init__(detail, headers=headers, **fields)
 
 
 class ItemNotFoundError(InventoryError):
@@ -94,14 +90,6 @@ class ItemBusyError(InventoryError):
         super().__init__(f"item {sku!r} changed under every attempt; retry", sku=sku)
 
 
-class InvalidCursorError(InventoryError):
-    status = 400
-    title = "Invalid cursor"
-
-    def __init__(self) -> None:
-        super().__init__("cursor is not one this API returned; start again without it")
-
-
 class InvalidFilenameError(InventoryError):
     status = 400
     title = "Invalid filename"
@@ -138,22 +126,11 @@ class FileTooLargeError(InventoryError):
         super().__init__(f"the upload exceeds the limit of {limit} bytes", limit=limit)
 
 
-class RangeNotSatisfiableError(InventoryError):
-    status = 416
-    title = "Range not satisfiable"
-
-    def __init__(self, size: int) -> None:
-        super().__init__(f"the requested range lies outside the file's {size} bytes", size=size)
-        self.size = size
-
-    @property
-    def headers(self) -> dict[str, str] | None:
-        # RFC 9110 §15.5.17: a 416 names the current length so the client can ask again
-        return {"Content-Range": f"bytes */{self.size}"}
-
-
 class BackendUnavailableError(InventoryError):
     """The database, DynamoDB or the blob store failed; the message never holds credentials."""
 
     status = 503
     title = "Backend unavailable"
+
+    def __init__(self, detail: str, **fields: Any) -> None:
+        super().__init__(detail, headers={"Retry-After": "5"}, **fields)

@@ -59,7 +59,7 @@ class Files:
             raise await self._failure(filename, key, exc) from exc
 
     async def get(
-        self, filename: str, byte_range: BlobRange | None = None
+        self, filename: str, *, byte_range: BlobRange | None = None
     ) -> tuple[BlobInfo, AsyncIterator[bytes]]:
         key = blob_key(self._prefix, filename)
         try:

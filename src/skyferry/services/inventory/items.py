@@ -12,17 +12,18 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TypeVar
 
+from skyferry.http.cursors import InvalidCursorError
+from skyferry.http.etags import ETagList
 from skyferry.services.inventory.cursors import decode_cursor, encode_cursor
 from skyferry.services.inventory.errors import (
     InsufficientStockError,
-    InvalidCursorError,
     ItemBusyError,
     ItemExistsError,
     ItemNotFoundError,
     PreconditionFailedError,
     StockLimitError,
 )
-from skyferry.services.inventory.etags import ETagList, item_etag
+from skyferry.services.inventory.etags import item_etag
 from skyferry.services.inventory.models import (
     MAX_QUANTITY,
     SKU_PATTERN,

@@ -1,15 +1,20 @@
-"""The inventory service, as the registry mounts it."""
+"""The inventory service: items on SQL or DynamoDB, files in the blob store."""
 
 from __future__ import annotations
 
-from skyferry.registry import Service
-from skyferry.services.inventory.api import build_router, install_error_handler
-from skyferry.services.inventory.cli import app as cli
+from pathlib import Path
 
-service = Service(
+import skyferry
+from skyferry.services.inventory.api import build_router
+from skyferry.services.inventory.cli import app as cli
+from skyferry.services.inventory.settings import InventorySettings
+from skyferry.services.inventory.sql import metadata
+
+service = skyferry.Service(
     name="inventory",
     router=build_router,
+    settings=InventorySettings,
+    tables=metadata,
+    migrations=Path(__file__).parent / "migrations",
     cli=cli,
-    setup=install_error_handler,
-    tags=["inventory"],
 )

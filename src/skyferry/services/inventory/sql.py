@@ -18,7 +18,10 @@ from sqlalchemy.engine import Engine
 from skyferry.services.inventory.errors import BackendUnavailableError
 from skyferry.services.inventory.models import Item
 from skyferry.services.inventory.store import AlreadyExistsError, ConditionFailedError
-from skyferry.storage.sql import is_unique_violation, metadata
+from skyferry.storage.sql import is_unique_violation, new_metadata
+
+metadata = new_metadata()
+"""This service's tables, migrated by its own branch (``migrations/``)."""
 
 items = sa.Table(
     "inventory_items",

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from skyferry.services.inventory.models import Item
+from skyferry.services.inventory.settings import InventorySettings
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -80,11 +81,11 @@ class ItemStore(Protocol):
 
 
 def open_item_store(settings: Settings, database: Engine) -> ItemStore:
-    """The store ``settings.inventory.backend`` names; boto3 is imported only for DynamoDB.
+    """The store the inventory settings' ``backend`` names; boto3 is imported only for DynamoDB.
 
     Blocking (DynamoDB builds a client, which reads files): call it from a thread.
     """
-    if settings.inventory.backend == "dynamodb":
+    if settings.of(InventorySettings).backend == "dynamodb":
         from skyferry.services.inventory.dynamodb import DynamoItemStore
 
         return DynamoItemStore.from_settings(settings)

@@ -7,8 +7,8 @@ import random
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from skyferry.http.problems import PROBLEM_JSON
 from skyferry.logs import request_id
-from skyferry.problems import PROBLEM_JSON
 
 REQUEST_ID_HEADER = b"x-request-id"
 

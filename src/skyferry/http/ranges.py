@@ -12,6 +12,14 @@ from dataclasses import dataclass
 from skyferry.storage.blobs import BlobRange
 
 _SPEC = re.compile(r"\s*bytes\s*=\s*(?:(\d+)\s*-\s*(\d*)|-\s*(\d+))\s*", re.IGNORECASE)
+# no store holds an exabyte: longer numbers are clamped here instead of being parsed (Python
+# refuses to convert strings of over 4300 digits, and stores refuse offsets past 2**63)
+_MAX_DIGITS = 18
+_HUGE = 10**_MAX_DIGITS
+
+
+def _number(digits: str) -> int:
+    return _HUGE if len(digits) > _MAX_DIGITS else int(digits)
 
 
 @dataclass(frozen=True)
@@ -49,7 +57,8 @@ def parse_range(header: str | None) -> ByteRange | None:
         return None
     first, last, suffix = match.groups()
     if suffix is not None:
-        return ByteRange(suffix=int(suffix))
-    if last and int(last) < int(first):
+        return ByteRange(suffix=_number(suffix))
+    start, end = _number(first), _number(last) if last else None
+    if end is not None and end < start:
         return None  # "invalid" per §14.1.1, so ignored like any malformed range
-    return ByteRange(int(first), int(last) if last else None)
+    return ByteRange(start, end)

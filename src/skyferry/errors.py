@@ -1,0 +1,89 @@
+"""One root exception for everything skyferry and its services refuse or cannot do.
+
+Each subclass knows its HTTP status and title; structured fields travel as ``extensions`` and
+become members of the RFC 9457 problem document, so clients need not parse the message. One
+handler (``skyferry.http.problems``) turns any of them into ``application/problem+json``; the
+CLIs print their message. Messages are safe to show: no credentials, no server paths.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any, ClassVar
+
+
+class SkyferryError(Exception):
+    """Root of every error skyferry raises on purpose: ``status``, ``title``, ``detail``,
+    ``headers`` (e.g. ``Retry-After``) and ``extensions`` (extra problem members)."""
+
+    status: ClassVar[int] = 500
+    title: ClassVar[str | None] = None
+
+    def __init__(
+        self, detail: str, *, headers: dict[str, str] | None = None, **extensions: Any
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers
+        self.extensions = extensions
+
+    @property
+    def problem_title(self) -> str:
+        return self.title or HTTPStatus(self.problem_status).phrase
+
+    @property
+    def problem_status(self) -> int:
+        return self.status
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # DBOS pickles the exception of a failed step; the default reduce calls
+        # type(self)(*self.args), which does not fit the subclasses' own signatures
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+class Problem(SkyferryError):
+    """An error answered with any status, for a route's one-off refusals."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        title: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail, headers=headers, **extensions)
+        self._status = status
+        self._title = title
+
+    @property
+    def problem_status(self) -> int:
+        return self._status
+
+    @property
+    def problem_title(self) -> str:
+        return self._title or HTTPStatus(self._status).phrase
+
+
+class Unavailable(SkyferryError):
+    """A backend (database, blob store, provider) cannot be reached: try again later."""
+
+    status = 503
+    title = "Service Unavailable"
+    retry_after_seconds: ClassVar[int] = 5
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(
+            detail, headers={"Retry-After": str(self.retry_after_seconds)}, **extensions
+        )
+
+
+def _rebuild(
+    cls: type[SkyferryError], args: tuple[Any, ...], state: dict[str, Any]
+) -> SkyferryError:
+    """Unpickle without calling ``__init__``: the fields come back from ``state``."""
+    error = cls.__new__(cls, *args)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error

@@ -1,0 +1,1 @@
+"""Durable jobs: kinds, steps, the context a job runs with, fan-out, limits and the engine."""

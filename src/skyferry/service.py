@@ -1,0 +1,104 @@
+"""Services are plugins: a package declares a ``Service`` and names it in the entry-point group
+``skyferry.services``; the core finds it there and imports nothing else of it.
+
+The built-in services register exactly the way a third-party package would (see
+``pyproject.toml``), so adding one touches no file outside its own package and its entry point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import sqlalchemy as sa
+import typer
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from skyferry.config import ConfigurationError
+
+if TYPE_CHECKING:
+    from skyferry.config import Settings
+    from skyferry.resources import Resource
+
+ENTRY_POINT_GROUP = "skyferry.services"
+NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
+
+S = TypeVar("S", bound=BaseModel)
+
+EventHandler = Callable[[dict[str, Any], Any], Any]
+"""A non-HTTP Lambda event handler: ``(event, context) -> result``."""
+
+
+class ServiceNotFoundError(ConfigurationError):
+    """``SKYFERRY_SERVICES`` names a service no installed package provides."""
+
+
+@dataclass(frozen=True)
+class Service(Generic[S]):
+    """What a service brings; only ``name`` is required.
+
+    - ``router(settings)``: its HTTP routes, built once per app from the core settings (its own
+      settings are ``settings.of(Model)``).
+    - ``settings``: a pydantic model read from ``SKYFERRY_<NAME>__<FIELD>``.
+    - ``tables`` and ``migrations``: its SQLAlchemy metadata and Alembic versions folder; its
+      migrations are a branch of their own (``branch_labels = ("<name>",)``) off the core's.
+    - ``resources``: what its jobs and routes share, opened once per process (stores, provider
+      clients, shared limits); reached with ``ctx.get(resource)`` or ``Depends(resource)``.
+    - ``cli``: a typer app, mounted as ``skyferry <name> …``.
+    - ``events``: handlers for non-HTTP Lambda events, by event source.
+    """
+
+    name: str
+    router: Callable[[Settings], APIRouter] | None = None
+    settings: type[S] | None = None
+    tables: sa.MetaData | None = None
+    migrations: Path | None = None
+    resources: Sequence[Resource[Any]] = ()
+    cli: typer.Typer | None = None
+    events: Mapping[str, EventHandler] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        import re
+
+        if not re.fullmatch(NAME_PATTERN, self.name):
+            raise ValueError(
+                f"invalid service name {self.name!r}: lower-case letters, digits and _, "
+                "starting with a letter, at most 40 characters"
+            )
+        if self.migrations is not None and not self.migrations.is_dir():
+            raise ValueError(
+                f"service {self.name!r}: migrations folder {self.migrations} is missing"
+            )
+
+
+def installed() -> dict[str, str]:
+    """Every service an installed package declares: name → ``module:attribute``."""
+    return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def load(names: Sequence[str]) -> list[Service[Any]]:
+    """Import the named services, in order; importing a service registers its job kinds.
+
+    Every process that shares a queue (API and workers) must load the same services, because a
+    job runs only where its kind is registered; all of them read the same ``SKYFERRY_SERVICES``.
+    """
+    available = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    missing = [name for name in names if name not in available]
+    if missing:
+        raise ServiceNotFoundError(
+            f"SKYFERRY_SERVICES names {missing}, which no installed package provides; "
+            f"installed: {sorted(available)}"
+        )
+    services: list[Service[Any]] = []
+    for name in names:
+        service = available[name].load()
+        if not isinstance(service, Service) or service.name != name:
+            raise ServiceNotFoundError(
+                f"entry point {name!r} = {available[name].value} is not a Service named {name!r}"
+            )
+        services.append(service)
+    return services

@@ -1,0 +1,1 @@
+"""The demo service: a job of N timed steps, in order or fanned out, to try the engine with."""

@@ -1,0 +1,142 @@
+"""The demo job kind: N timed steps, one after another or fanned out, to try the engine with.
+
+Each step appends a row to ``skyferry_demo_steps``; the kill tests count those rows to prove that
+a step that finished never runs again. Written against the public API only, as any service is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.engine import Engine
+
+import skyferry
+from skyferry.config import Settings
+from skyferry.http.problems import errors
+from skyferry.jobs.api import IdempotencyKey
+from skyferry.storage.sql import new_metadata
+
+tables = new_metadata()
+
+demo_steps = sa.Table(
+    "skyferry_demo_steps",
+    tables,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job_id", sa.String(200), nullable=False, index=True),
+    sa.Column("step", sa.Integer, nullable=False),
+    sa.Column("finished_at", sa.Float, nullable=False),
+)
+
+
+class DemoSettings(BaseModel):
+    """Bounds on what anyone may ask of the demo job (``SKYFERRY_DEMO__<FIELD>``)."""
+
+    max_steps: int = Field(default=10_000, ge=0, le=100_000)
+    max_seconds_per_step: float = Field(default=5.0, ge=0, le=600)
+
+
+class DemoParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    steps: int = Field(default=10, ge=0, le=100_000, description="How many steps to run.")
+    seconds_per_step: float = Field(default=0.5, ge=0, le=600, description="Simulated work.")
+    parallel: int = Field(
+        default=1, ge=1, le=1000, description="1 runs steps in order; more fans them out."
+    )
+    record_steps: bool = Field(
+        default=True, description="Log each finished step in the database (off for benchmarks)."
+    )
+
+
+@skyferry.job("demo", params=DemoParams)
+async def demo(ctx: skyferry.JobContext, params: DemoParams) -> dict[str, Any]:
+    if params.steps == 0:
+        return {"steps": 0, "failed": 0}
+    if params.parallel > 1:
+        result = await ctx.fan_out(
+            "steps",
+            list(range(params.steps)),
+            lambda step: _work(ctx.id, step, params.seconds_per_step, params.record_steps),
+            concurrency=params.parallel,
+        )
+        failed = len(result.failed)
+    else:
+        await ctx.progress(0, params.steps, "starting")
+        for step in range(params.steps):
+            await work(ctx.id, step, params.seconds_per_step, params.record_steps)
+            await ctx.progress(step + 1, params.steps, f"step {step + 1} of {params.steps}")
+        failed = 0
+    return {"steps": params.steps, "failed": failed}
+
+
+async def _work(job_id: str, step: int, seconds: float, record: bool) -> int:
+    if seconds:
+        await asyncio.sleep(seconds)
+    if record:
+        await asyncio.to_thread(_record_step, job_id, step)
+    return step
+
+
+work = skyferry.step(name="work")(_work)
+"""One demo step, checkpointed: a step that finished never runs again."""
+
+
+@asynccontextmanager
+async def _open_step_log(platform: skyferry.Platform) -> AsyncIterator[Engine]:
+    yield platform.database
+
+
+step_log = skyferry.Resource("demo.step_log", _open_step_log)
+"""Where finished steps are recorded: the platform's database."""
+
+
+def _record_step(job_id: str, step: int) -> None:
+    with step_log.get().begin() as connection:
+        connection.execute(
+            demo_steps.insert().values(job_id=job_id, step=step, finished_at=time.time())
+        )
+
+
+def _router(settings: Settings) -> APIRouter:
+    limits = settings.of(DemoSettings)
+    router = APIRouter(tags=["demo"])
+
+    @router.post(
+        "/jobs/demo",
+        status_code=202,
+        response_model=skyferry.Job,
+        summary="Start a demo job: timed steps, in order or fanned out",
+        responses={200: {"description": "A repeat with the same Idempotency-Key."}, **errors()},
+    )
+    async def start_demo(
+        request: Request, params: DemoParams, idempotency_key: IdempotencyKey = None
+    ) -> Response:
+        if params.steps > limits.max_steps or params.seconds_per_step > limits.max_seconds_per_step:
+            raise skyferry.Problem(
+                422,
+                f"this server runs demo jobs of at most {limits.max_steps} steps of "
+                f"{limits.max_seconds_per_step:g} s each (SKYFERRY_DEMO__MAX_STEPS, "
+                "SKYFERRY_DEMO__MAX_SECONDS_PER_STEP)",
+                title="Invalid request",
+            )
+        return skyferry.accepted(await demo.submit(params, idempotency_key))
+
+    return router
+
+
+service = skyferry.Service(
+    name="demo",
+    router=_router,
+    settings=DemoSettings,
+    tables=tables,
+    migrations=Path(__file__).parent / "migrations",
+    resources=[step_log],
+)
