@@ -25,8 +25,8 @@ test: install-dev  ## the whole suite; Postgres tests need 127.0.0.1:5432 (they 
 	$(VENV)/bin/pytest
 
 lint: install-dev
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench examples
+	$(VENV)/bin/ruff format --check src tests bench examples
 	$(VENV)/bin/mypy
 
 check: lint test

@@ -174,7 +174,7 @@ def lease_cost(backend: str, workdir: Path, rounds: int = 200) -> dict[str, Any]
         settings = load_settings(database_url=url)
         settings.ensure_local_dirs()
         engine = create_engine(settings.sqlalchemy_url)
-        migrations.upgrade(engine)
+        migrations.upgrade(engine, [])
         limit = SharedLimit(engine, "bench", 20)
 
         async def holds() -> float:

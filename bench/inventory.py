@@ -105,21 +105,25 @@ def router_app(database_url: str, blob_url: str) -> Any:
 
     from fastapi import FastAPI
 
-    from skyferry.app import add_routes, build_runtime
-    from skyferry.config import load_settings
-    from skyferry.services.inventory.api import build_router, install_error_handler
+    from skyferry.app import add_routes
+    from skyferry.config import attach_services, load_settings
+    from skyferry.http.problems import install_problem_handlers
+    from skyferry.platform import build
+    from skyferry.services.inventory.api import build_router
+    from skyferry.services.inventory.service import service
 
     settings = load_settings(database_url=database_url, blob_url=blob_url)
+    attach_services(settings, [service])
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.runtime = build_runtime(settings)
+        app.state.skyferry = build(settings, [service])
         yield
-        app.state.runtime.database.dispose()
+        app.state.skyferry.database.dispose()
 
     app = FastAPI(lifespan=lifespan)
-    add_routes(app, build_router(settings), [])
-    install_error_handler(app, settings)
+    add_routes(app, build_router(settings))
+    install_problem_handlers(app)
     return app
 
 
@@ -272,8 +276,10 @@ def server(kind: str, database_url: str, blob_url: str, workdir: Path) -> Iterat
 
 
 async def seed(database_url: str) -> None:
+    from skyferry.services.inventory.service import service
+
     engine = create_engine(database_url)
-    migrations.upgrade(engine)
+    migrations.upgrade(engine, [service])
     store = SqlItemStore(engine)
     now = datetime.now(UTC)
     for n in range(ITEMS):

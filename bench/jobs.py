@@ -35,13 +35,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.harness import database, processes, wait_http
 
-from skyferry.app import build_runtime
+from skyferry.app import Setup, load_setup, running
 from skyferry.config import Settings, load_settings
-from skyferry.jobs.demo import DemoParams
 from skyferry.jobs.engine import JobEngine
-from skyferry.jobs.kinds import get_kind
 from skyferry.jobs.models import Job
+from skyferry.services.demo.service import DemoParams, demo
 from skyferry.storage import migrations
+from skyferry.storage.sql import create_engine
 
 RESULTS = Path(__file__).parent / "results" / "jobs.json"
 
@@ -102,8 +102,6 @@ async def run_noop_jobs(
     Times are taken here, not from the database: DBOS stores SQLite timestamps in whole seconds
     on Python 3.11. The poller sweeps every unfinished job about every 10-30 ms.
     """
-    kind = get_kind("demo")
-    assert kind is not None
     submitted: dict[str, float] = {}
     finished: dict[str, float] = {}
     done_events: dict[str, asyncio.Event] = {}
@@ -120,7 +118,7 @@ async def run_noop_jobs(
                     response.raise_for_status()
                     job_id = str(response.json()["id"])
                 else:
-                    job_id = (await engine.submit(kind, DemoParams(steps=0)))[0].id
+                    job_id = (await demo.submit(DemoParams(steps=0))).job.id
                 submitted[job_id] = started
                 if in_flight == 1:  # wait for it, so the next starts on an idle system
                     await done_events.setdefault(job_id, asyncio.Event()).wait()
@@ -146,14 +144,16 @@ async def run_noop_jobs(
 @contextmanager
 def cluster(
     backend: str, workdir: Path, workers: int, api_port: int | None = None
-) -> Iterator[JobEngine]:
-    """A fresh database, ``workers`` worker processes (and an API process when ``api_port``
-    is given), and an engine in this process that submits and watches but runs nothing."""
+) -> Iterator[Setup]:
+    """A fresh, migrated database and ``workers`` worker processes (and an API process when
+    ``api_port`` is given); yields the setup of an engine that submits and watches only."""
     with database(backend, workdir) as url:
         env = environment(url, workdir)
         settings = load_settings(database_url=url, blob_url=f"file://{workdir}/blobs")
-        rt = build_runtime(settings)
-        migrations.upgrade(rt.database)
+        setup = load_setup(settings, default_services=["demo"], run_workers=False)
+        engine = create_engine(settings.sqlalchemy_url)
+        migrations.upgrade(engine, setup.services)
+        engine.dispose()
         commands = [["worker"] for _ in range(workers)]
         if api_port is not None:
             commands.append(["serve", "--no-workers", "--port", str(api_port)])
@@ -161,13 +161,7 @@ def cluster(
             wait_for_workers(settings, workers)
             if api_port is not None:
                 wait_http(f"http://127.0.0.1:{api_port}")
-            engine = JobEngine(rt, run_workers=False)
-            engine.start()
-            try:
-                yield engine
-            finally:
-                engine.stop(0)
-                rt.database.dispose()
+            yield setup
 
 
 def noop_run(
@@ -175,9 +169,15 @@ def noop_run(
 ) -> dict[str, Any]:
     port = 18000 + os.getpid() % 1000 if via == "http" else None
     http_url = f"http://127.0.0.1:{port}" if port else None
-    with cluster(backend, workdir, worker_count, api_port=port) as engine:
-        loaded = asyncio.run(run_noop_jobs(engine, count, http_url, in_flight=32))
-        idle = asyncio.run(run_noop_jobs(engine, 50, http_url, in_flight=1))
+
+    async def measure(setup: Setup) -> tuple[dict[str, Any], dict[str, Any]]:
+        async with running(setup) as (_, engine):
+            loaded = await run_noop_jobs(engine, count, http_url, in_flight=32)
+            idle = await run_noop_jobs(engine, 50, http_url, in_flight=1)
+        return loaded, idle
+
+    with cluster(backend, workdir, worker_count, api_port=port) as setup:
+        loaded, idle = asyncio.run(measure(setup))
     result = {
         "backend": backend,
         "workers": worker_count,
@@ -193,13 +193,16 @@ def noop_run(
 def fanout_run(
     backend: str, workdir: Path, items: int, concurrency: int, seconds: float
 ) -> dict[str, Any]:
-    kind = get_kind("demo")
-    assert kind is not None
     params = DemoParams(
         steps=items, seconds_per_step=seconds, parallel=concurrency, record_steps=False
     )
-    with cluster(backend, workdir, 1) as engine:
-        job, actual = asyncio.run(timed_job(engine, kind, params))
+
+    async def measure(setup: Setup) -> tuple[Job, float]:
+        async with running(setup):
+            return await timed_job(params)
+
+    with cluster(backend, workdir, 1) as setup:
+        job, actual = asyncio.run(measure(setup))
     assert job.status.value == "succeeded", job
     ideal = items * seconds / concurrency
     result = {
@@ -215,11 +218,13 @@ def fanout_run(
     return result
 
 
-async def timed_job(engine: JobEngine, kind: Any, params: DemoParams) -> tuple[Job, float]:
+async def timed_job(params: DemoParams) -> tuple[Job, float]:
     """Submit→done as the client sees it: queue pick-up and result polling included."""
     started = time.perf_counter()
-    job, _ = await engine.submit(kind, params)
-    job = await engine.wait(job.id, poll_seconds=0.01)
+    job = (await demo.submit(params)).job
+    while not job.status.is_final:
+        await asyncio.sleep(0.01)
+        job = await demo.get(job.id)
     return job, time.perf_counter() - started
 
 

@@ -75,3 +75,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield url
     finally:
         drop_postgres_database(admin_url, url)
+
+
+@pytest.fixture
+def postgres_url(postgres_admin_url: str) -> Iterator[str]:
+    """A fresh, empty database on the local Postgres, for tests that need Postgres itself."""
+    url = create_postgres_database(postgres_admin_url)
+    try:
+        yield url
+    finally:
+        drop_postgres_database(postgres_admin_url, url)

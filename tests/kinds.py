@@ -8,10 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from skyferry.jobs.context import JobContext
-from skyferry.jobs.fanout import RateLimit
-from skyferry.jobs.kinds import get_kind, job
-from skyferry.jobs.retry import Retry
+import skyferry
 
 
 class Empty(BaseModel):
@@ -29,8 +26,14 @@ class ProjectNotFoundError(Exception):
     pass
 
 
-async def _fail() -> None:
+@skyferry.step(retry=skyferry.Retry(attempts=2, initial_seconds=0.01))
+async def find_project() -> None:
     raise ProjectNotFoundError("project 'apollo' does not exist")
+
+
+@skyferry.step
+async def sleep(seconds: float) -> None:
+    await asyncio.sleep(seconds)
 
 
 async def _item(value: int, fail_every: int) -> int:
@@ -40,30 +43,29 @@ async def _item(value: int, fail_every: int) -> int:
     return value * value
 
 
-if get_kind("test.fail") is None:
+@skyferry.job("test.fail", params=Empty)
+async def failing(ctx: skyferry.JobContext, params: Empty) -> None:
+    await find_project()
 
-    @job("test.fail", params=Empty)
-    async def failing(ctx: JobContext, params: Empty) -> None:
-        await ctx.step_with(_fail, None, Retry(attempts=2, initial_seconds=0.01), None)
 
-    @job("test.overrun", params=Empty, timeout_seconds=1.0)
-    async def overrun(ctx: JobContext, params: Empty) -> None:
-        await ctx.step(asyncio.sleep, 30)
+@skyferry.job("test.overrun", params=Empty, timeout_seconds=1.0)
+async def overrun(ctx: skyferry.JobContext, params: Empty) -> None:
+    await sleep(30)
 
-    @job("test.fanout", params=FanOutParams)
-    async def fan(ctx: JobContext, params: FanOutParams) -> dict[str, Any]:
-        result = await ctx.fan_out(
-            "squares",
-            list(range(params.items)),
-            lambda value: _item(value, params.fail_every),
-            concurrency=params.concurrency,
-            rate_limit=RateLimit(params.rate_per_second) if params.rate_per_second else None,
-            retry=Retry(attempts=2, initial_seconds=0.01),
-        )
-        return {
-            "outputs": result.outputs,
-            "failed": [
-                {"index": o.index, "error": o.error_type, "attempts": o.attempts}
-                for o in result.failed
-            ],
-        }
+
+@skyferry.job("test.fanout", params=FanOutParams)
+async def fan(ctx: skyferry.JobContext, params: FanOutParams) -> dict[str, Any]:
+    result = await ctx.fan_out(
+        "squares",
+        list(range(params.items)),
+        lambda value: _item(value, params.fail_every),
+        concurrency=params.concurrency,
+        rate_limit=skyferry.RateLimit(params.rate_per_second) if params.rate_per_second else None,
+        retry=skyferry.Retry(attempts=2, initial_seconds=0.01),
+    )
+    return {
+        "outputs": result.outputs,
+        "failed": [
+            {"index": o.index, "error": o.error_type, "attempts": o.attempts} for o in result.failed
+        ],
+    }

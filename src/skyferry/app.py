@@ -125,7 +125,7 @@ def _prepare(app: FastAPI, setup: Setup) -> None:
     _wrap_lifespan(app, setup)
     _wrap_middleware(app)
     install_problem_handlers(app)
-    document_errors(app)
+    document_errors(app, api_keys=bool(settings.api_keys))
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

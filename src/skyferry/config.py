@@ -186,10 +186,15 @@ def load_settings(**overrides: Any) -> Settings:
     An override named after a service (``books={...}``) is kept for that service's settings,
     which ``attach_services`` reads once the services are known.
     """
+    known = set(Settings.model_fields) | {
+        str(field.validation_alias)
+        for field in Settings.model_fields.values()
+        if field.validation_alias
+    }
     own = {
         name: overrides.pop(name)
         for name in list(overrides)
-        if name not in Settings.model_fields and not name.startswith("_")
+        if name not in known and not name.startswith("_")
     }
     try:
         settings = Settings(**overrides)

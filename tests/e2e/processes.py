@@ -30,9 +30,13 @@ def skyferry_env(tmp_path: Path, database_url: str, **extra: str) -> dict[str, s
     return env
 
 
-def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def start(
+    args: list[str], env: dict[str, str], log: Path, *, cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
-        return subprocess.Popen([SKYFERRY, *args], env=env, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [SKYFERRY, *args], env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd
+        )
 
 
 def wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:

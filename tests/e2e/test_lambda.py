@@ -115,7 +115,7 @@ def body_of(response: dict[str, Any]) -> bytes:
 
 
 def header(response: dict[str, Any], name: str) -> str:
-    return {k.lower(): v for k, v in response["headers"].items()}[name]
+    return str({k.lower(): v for k, v in response["headers"].items()}[name])
 
 
 @pytest.fixture

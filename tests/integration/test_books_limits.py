@@ -26,7 +26,7 @@ def engines(database_url: str) -> Iterator[list[sa.Engine]]:
     settings = load_settings(database_url=database_url)
     settings.ensure_local_dirs()
     made = [create_engine(settings.sqlalchemy_url) for _ in range(3)]
-    migrations.upgrade(made[0])
+    migrations.upgrade(made[0], [])
     yield made
     for engine in made:
         engine.dispose()

@@ -100,7 +100,7 @@ async def test_500_is_retried_then_reported_clearly(fake: FakeOpenAI) -> None:
         with pytest.raises(ProviderHTTPError) as raised:
             await client.complete([{"role": "user", "content": "hi"}])
     assert len(fake.calls) == 3
-    assert raised.value.status == 500
+    assert raised.value.http_status == 500
     assert "answered 500" in str(raised.value)
     assert "scripted failure 500" in str(raised.value)  # the server's own error message
 
@@ -112,7 +112,7 @@ async def test_a_bad_key_fails_at_once_without_showing_the_key(
     async with provider(fake, openai_api_key="sk-wrong-secret") as client:
         with pytest.raises(ProviderHTTPError) as raised:
             await client.complete([{"role": "user", "content": "hi"}])
-    assert raised.value.status == 401
+    assert raised.value.http_status == 401
     assert not raised.value.retryable
     assert len(fake.calls) == 1
     assert "sk-wrong-secret" not in str(raised.value)

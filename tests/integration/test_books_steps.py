@@ -1,24 +1,24 @@
 """The generation steps on their own, on SQLite and Postgres: each stores its text before it
 returns and looks there first, so a step re-run after a crash (killed between storing and its
-checkpoint) asks the provider nothing again; and the book is visible only once assembled."""
+checkpoint) asks the provider nothing again; and the book's results are recorded only once
+assembled. Outside a job a step is a plain call, which is how these tests drive them."""
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 from ebooklib import epub
 
-from skyferry.app import build_runtime
-from skyferry.config import load_settings
-from skyferry.jobs import runtime
-from skyferry.jobs.models import JobStatus
+from skyferry.config import attach_services, load_settings
+from skyferry.platform import open_platform
 from skyferry.services.books import workflows
 from skyferry.services.books.models import BookRequest
+from skyferry.services.books.resources import books
+from skyferry.services.books.service import service
 from skyferry.services.books.store import BookStore, chapter_key
-from skyferry.storage import migrations
 from tests.fakes.openai_server import FakeOpenAI, serve_fake_openai
 
 pytestmark = pytest.mark.anyio
@@ -34,25 +34,18 @@ def fake() -> Iterator[FakeOpenAI]:
 
 
 @pytest.fixture
-def store(database_url: str, fake: FakeOpenAI) -> Iterator[BookStore]:
+async def store(database_url: str, fake: FakeOpenAI) -> AsyncIterator[BookStore]:
     settings = load_settings(
         database_url=database_url,
         blob_url="memory://",
         books={"provider": "openai", "openai_base_url": fake.url, "max_attempts": 1},
     )
-    rt = build_runtime(settings)
-    migrations.upgrade(rt.database)
-    runtime.install(rt)
-    try:
-        yield BookStore(rt.database, rt.blobs)
-    finally:
-        runtime.install(None)
-        rt.database.dispose()
+    attach_services(settings, [service])
+    async with open_platform(settings, [service], migrate=True):
+        yield books.get().store
 
 
 async def test_a_rerun_step_reuses_what_it_stored(store: BookStore, fake: FakeOpenAI) -> None:
-    await store.create(BOOK_ID, REQUEST, JobStatus.QUEUED)
-    await workflows.begin(BOOK_ID, REQUEST)
     outline = await workflows.write_outline(BOOK_ID, REQUEST)
     assert await workflows.write_outline(BOOK_ID, REQUEST) == outline
     first = await workflows.write_chapter(BOOK_ID, REQUEST, outline, 1)
@@ -64,25 +57,24 @@ async def test_a_rerun_step_reuses_what_it_stored(store: BookStore, fake: FakeOp
 
     row = await store.get(BOOK_ID)
     assert row is not None
-    assert row.status is JobStatus.RUNNING
     assert row.title == "A Book From The Fake Server"
+    assert row.request == REQUEST
 
 
-async def test_the_book_appears_only_when_assembled(store: BookStore) -> None:
-    await workflows.begin(BOOK_ID, REQUEST)
+async def test_the_books_results_are_recorded_only_when_assembled(store: BookStore) -> None:
     outline = await workflows.write_outline(BOOK_ID, REQUEST)
     chapters: list[dict[str, Any]] = [
         await workflows.write_chapter(BOOK_ID, REQUEST, outline, n) for n in (1, 2)
     ]
     before = await store.get(BOOK_ID)
     assert before is not None
-    assert before.status is JobStatus.RUNNING
     assert before.blobs == {}
+    assert before.finished_at is None
 
     summary = await workflows.assemble(BOOK_ID, REQUEST, outline, chapters)
     row = await store.get(BOOK_ID)
     assert row is not None
-    assert row.status is JobStatus.SUCCEEDED
+    assert set(row.blobs) == {"json", "md", "txt", "epub"}
     assert summary == {
         "title": "A Book From The Fake Server",
         "chapters": 2,
@@ -96,17 +88,3 @@ async def test_the_book_appears_only_when_assembled(store: BookStore) -> None:
     ]
     data = await store.blobs.read(row.blobs["epub"])
     assert epub.read_epub(io.BytesIO(data), {"ignore_ncx": True}).title == book.title
-
-    await workflows.record_failure(BOOK_ID, "too late")
-    after = await store.get(BOOK_ID)
-    assert after is not None
-    assert after.status is JobStatus.SUCCEEDED  # a final status is never overwritten
-
-
-async def test_a_failure_is_recorded_on_the_row(store: BookStore) -> None:
-    await workflows.begin(BOOK_ID, REQUEST)
-    await workflows.record_failure(BOOK_ID, "the provider answered 401")
-    row = await store.get(BOOK_ID)
-    assert row is not None
-    assert (row.status, row.error) == (JobStatus.FAILED, "the provider answered 401")
-    assert row.finished_at is not None

@@ -39,7 +39,7 @@ def serve(tmp_path: Path) -> Serve:
         )
         app = create_app(settings)
         with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-            asyncio.run(ingest_demo(app.state.runtime, rows=rows))
+            asyncio.run(ingest_demo(app.state.skyferry, rows=rows))
             yield client
 
     return start

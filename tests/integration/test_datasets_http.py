@@ -28,7 +28,7 @@ from fastapi import FastAPI
 
 from skyferry.app import create_app
 from skyferry.config import load_settings
-from skyferry.jobs.runtime import Runtime
+from skyferry.platform import Platform
 from skyferry.services.datasets.catalog import Catalog
 from skyferry.services.datasets.ingest import ingest_demo, remove_dataset
 from tests.servers import serve_in_thread
@@ -53,9 +53,9 @@ class Served:
     _sources: dict[str, Path] = field(default_factory=dict)
 
     @property
-    def runtime(self) -> Runtime:
-        runtime: Runtime = self.app.state.runtime
-        return runtime
+    def runtime(self) -> Platform:
+        platform: Platform = self.app.state.skyferry
+        return platform
 
     def source(self, name: str) -> Path:
         """A local copy of the Parquet the catalog names, for DuckDB to answer from."""
@@ -115,7 +115,7 @@ def served(
             serve_in_thread(app) as url,
             httpx.Client(base_url=url, timeout=60) as client,
         ):
-            asyncio.run(ingest_demo(app.state.runtime, rows=DEMO_ROWS))
+            asyncio.run(ingest_demo(app.state.skyferry, rows=DEMO_ROWS))
             yield Served(backend, client, app, workdir)
 
 

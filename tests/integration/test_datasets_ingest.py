@@ -12,13 +12,13 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from skyferry.app import build_runtime
-from skyferry.config import load_settings
-from skyferry.jobs.runtime import Runtime
+from skyferry.config import attach_services, load_settings
+from skyferry.platform import Platform, build
 from skyferry.services.datasets.catalog import Catalog
 from skyferry.services.datasets.errors import DatasetNotFoundError, InvalidDatasetError
 from skyferry.services.datasets.ingest import ingest_demo, ingest_file, remove_dataset
 from skyferry.services.datasets.models import Dataset
+from skyferry.services.datasets.service import service
 from skyferry.storage import migrations
 from skyferry.storage.errors import BlobNotFoundError
 
@@ -36,16 +36,17 @@ ROWS = [
 
 
 @pytest.fixture
-def runtime(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
+def runtime(database_url: str, tmp_path: Path) -> Iterator[Platform]:
     settings = load_settings(
         database_url=database_url,
         blob_url=f"file://{tmp_path / 'blobs'}",
         datasets={"row_group_rows": 10_000},
     )
-    rt = build_runtime(settings)
-    migrations.upgrade(rt.database)
-    yield rt
-    rt.database.dispose()
+    attach_services(settings, [service])
+    platform = build(settings, [service])
+    migrations.upgrade(platform.database, [service])
+    yield platform
+    platform.database.dispose()
 
 
 def write_inputs(directory: Path) -> dict[str, Path]:
@@ -68,7 +69,7 @@ def write_inputs(directory: Path) -> dict[str, Path]:
     return paths
 
 
-def stored_rows(runtime: Runtime, dataset: Dataset, directory: Path) -> list[dict[str, object]]:
+def stored_rows(runtime: Platform, dataset: Dataset, directory: Path) -> list[dict[str, object]]:
     local = directory / "stored.parquet"
     local.write_bytes(asyncio.run(runtime.blobs.read(dataset.blob_key)))
     rows: list[dict[str, object]] = pq.read_table(local).to_pylist()
@@ -76,7 +77,9 @@ def stored_rows(runtime: Runtime, dataset: Dataset, directory: Path) -> list[dic
 
 
 @pytest.mark.parametrize("kind", ["csv", "json", "ndjson", "parquet"])
-def test_a_file_becomes_a_sorted_typed_dataset(runtime: Runtime, tmp_path: Path, kind: str) -> None:
+def test_a_file_becomes_a_sorted_typed_dataset(
+    runtime: Platform, tmp_path: Path, kind: str
+) -> None:
     path = write_inputs(tmp_path)[kind]
 
     dataset = asyncio.run(ingest_file(runtime, "areas", path, description="Areas"))
@@ -106,7 +109,7 @@ def test_a_file_becomes_a_sorted_typed_dataset(runtime: Runtime, tmp_path: Path,
 
 
 def test_without_organisation_entity_the_input_order_is_kept(
-    runtime: Runtime, tmp_path: Path
+    runtime: Platform, tmp_path: Path
 ) -> None:
     path = tmp_path / "plain.csv"
     path.write_text("id,label\n3,c\n1,a\n2,b\n")
@@ -117,7 +120,7 @@ def test_without_organisation_entity_the_input_order_is_kept(
     assert [row["id"] for row in stored_rows(runtime, dataset, tmp_path)] == [3, 1, 2]
 
 
-def test_row_groups_cover_disjoint_organisation_ranges(runtime: Runtime, tmp_path: Path) -> None:
+def test_row_groups_cover_disjoint_organisation_ranges(runtime: Platform, tmp_path: Path) -> None:
     dataset = asyncio.run(ingest_demo(runtime, rows=45_000))
     local = tmp_path / "demo.parquet"
     local.write_bytes(asyncio.run(runtime.blobs.read(dataset.blob_key)))
@@ -134,7 +137,7 @@ def test_row_groups_cover_disjoint_organisation_ranges(runtime: Runtime, tmp_pat
     assert all(ranges[i][1] <= ranges[i + 1][0] for i in range(len(ranges) - 1)), ranges
 
 
-def test_the_demo_is_the_same_every_time(runtime: Runtime, tmp_path: Path) -> None:
+def test_the_demo_is_the_same_every_time(runtime: Platform, tmp_path: Path) -> None:
     first = asyncio.run(ingest_demo(runtime, name="one", rows=3000))
     second = asyncio.run(ingest_demo(runtime, name="two", rows=3000))
     assert stored_rows(runtime, first, tmp_path) == stored_rows(runtime, second, tmp_path)
@@ -145,7 +148,7 @@ def test_the_demo_is_the_same_every_time(runtime: Runtime, tmp_path: Path) -> No
 
 
 def test_ingesting_again_replaces_the_dataset_and_its_file(
-    runtime: Runtime, tmp_path: Path
+    runtime: Platform, tmp_path: Path
 ) -> None:
     first = asyncio.run(ingest_demo(runtime, rows=100))
     second = asyncio.run(ingest_demo(runtime, rows=200))
@@ -176,7 +179,7 @@ def test_ingesting_again_replaces_the_dataset_and_its_file(
     ],
 )
 def test_unusable_input_is_refused_with_the_reason(
-    runtime: Runtime, tmp_path: Path, name: str, content: str, suffix: str, message: str
+    runtime: Platform, tmp_path: Path, name: str, content: str, suffix: str, message: str
 ) -> None:
     path = tmp_path / f"input{suffix}"
     path.write_text(content)

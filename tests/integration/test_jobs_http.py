@@ -13,11 +13,10 @@ import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel
 
+import skyferry
 import tests.kinds
 from skyferry.app import create_app
 from skyferry.config import load_settings
-from skyferry.jobs.engine import JobEngine
-from skyferry.jobs.kinds import get_kind
 from tests.polling import poll
 from tests.servers import serve_in_thread
 
@@ -27,12 +26,9 @@ class Api:
     client: httpx.Client
     app: FastAPI
 
-    def submit(self, kind: str, params: BaseModel) -> str:
-        """Submit a kind that has no HTTP route of its own, through the engine's Python API."""
-        engine: JobEngine = self.app.state.jobs
-        registered = get_kind(kind)
-        assert registered is not None
-        job, _ = asyncio.run(engine.submit(registered, params))
+    def submit(self, kind: skyferry.JobKind[Any, Any], params: BaseModel) -> str:
+        """Submit a kind that has no HTTP route of its own, through its public handle."""
+        job, _ = asyncio.run(kind.submit(params))
         return job.id
 
     def wait(self, job_id: str, timeout: float = 60) -> dict[str, Any]:
@@ -114,7 +110,7 @@ def test_cancel_stops_a_running_job(api: Api) -> None:
 
 
 def test_failed_job_reports_type_and_message_without_a_trace(api: Api) -> None:
-    job_id = api.submit("test.fail", tests.kinds.Empty())
+    job_id = api.submit(tests.kinds.failing, tests.kinds.Empty())
     final = api.wait(job_id)
     assert final["status"] == "failed"
     assert final["error"] == {
@@ -125,14 +121,14 @@ def test_failed_job_reports_type_and_message_without_a_trace(api: Api) -> None:
 
 
 def test_a_job_past_its_timeout_fails_as_a_timeout(api: Api) -> None:
-    final = api.wait(api.submit("test.overrun", tests.kinds.Empty()), timeout=30)
+    final = api.wait(api.submit(tests.kinds.overrun, tests.kinds.Empty()), timeout=30)
     assert final["status"] == "failed"
     assert final["error"]["type"] == "JobTimeout"
 
 
 def test_fan_out_records_failed_items_and_keeps_the_rest(api: Api) -> None:
     params = tests.kinds.FanOutParams(items=30, fail_every=7, concurrency=5, rate_per_second=200)
-    job_id = api.submit("test.fanout", params)
+    job_id = api.submit(tests.kinds.fan, params)
     final = api.wait(job_id)
     assert final["status"] == "succeeded", final
     assert final["progress"]["done"] == 30
@@ -146,7 +142,7 @@ def test_fan_out_records_failed_items_and_keeps_the_rest(api: Api) -> None:
 
 def test_listing_filters_and_pages_without_gaps(api: Api) -> None:
     ids = [api.client.post("/jobs/demo", json={"steps": 0}).json()["id"] for _ in range(7)]
-    failed = api.submit("test.fail", tests.kinds.Empty())
+    failed = api.submit(tests.kinds.failing, tests.kinds.Empty())
     for job_id in [*ids, failed]:
         api.wait(job_id)
     seen: list[str] = []
@@ -162,7 +158,7 @@ def test_listing_filters_and_pages_without_gaps(api: Api) -> None:
             break
         # a job created between pages must not shift the next page; DBOS keeps SQLite times in
         # whole seconds on Python < 3.12, so there the guarantee starts a second later
-        if api.app.state.runtime.settings.is_postgres is False:
+        if api.app.state.skyferry.settings.is_postgres is False:
             time.sleep(1.05)
         api.client.post("/jobs/demo", json={"steps": 0})
     assert sorted(seen) == sorted(ids)

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from skyferry.app import load_setup
 from skyferry.config import ConfigurationError, load_settings
+from skyferry.services.books.settings import BooksSettings
 
 
 def test_defaults_are_the_embedded_laptop_setup() -> None:
@@ -11,7 +13,15 @@ def test_defaults_are_the_embedded_laptop_setup() -> None:
     assert settings.dbos_system_url == "sqlite:///.skyferry/skyferry.dbos.db"
     assert settings.blob_url == "file://./.skyferry/blobs"
     assert settings.migrate_on_start is True
-    assert settings.services == ["demo", "inventory", "books", "datasets"]
+    assert settings.services is None
+    # skyferry's own app loads every installed service, a team's app none unless it asks
+    assert {s.name for s in load_setup(default_services=None).services} == {
+        "demo",
+        "inventory",
+        "books",
+        "datasets",
+    }
+    assert load_setup(default_services=()).services == []
 
 
 def test_postgres_url_gets_the_psycopg_driver_and_shares_the_database_with_dbos(
@@ -37,9 +47,21 @@ def test_lists_accept_commas_or_json(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_nested_service_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SKYFERRY_BOOKS__PROVIDER", "openai")
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")
-    settings = load_settings()
-    assert settings.books.provider == "openai"
+    settings = load_setup(default_services=["books"]).settings
+    assert settings.of(BooksSettings).provider == "openai"
     assert settings.aws_endpoint_url == "http://127.0.0.1:5000"
+
+
+def test_overrides_reach_a_services_settings() -> None:
+    settings = load_settings(books={"provider": "openai", "openai_model": "m-1"})
+    own = load_setup(settings, default_services=["books"]).settings.of(BooksSettings)
+    assert (own.provider, own.openai_model) == ("openai", "m-1")
+
+
+def test_settings_of_a_service_not_loaded_say_so() -> None:
+    settings = load_setup(default_services=["demo"]).settings
+    with pytest.raises(ConfigurationError, match="BooksSettings"):
+        settings.of(BooksSettings)
 
 
 def test_env_file_is_read() -> None:
@@ -53,15 +75,27 @@ def test_bad_values_name_the_variable_and_what_it_expects(
 ) -> None:
     monkeypatch.setenv("SKYFERRY_DATABASE_URL", "mysql://x")
     monkeypatch.setenv("SKYFERRY_BLOB_URL", "ftp://x")
-    monkeypatch.setenv("SKYFERRY_SERVICES", "demo,tours")
-    monkeypatch.setenv("SKYFERRY_INVENTORY__BACKEND", "mongo")
     with pytest.raises(ConfigurationError) as error:
         load_settings()
     message = str(error.value)
     assert "SKYFERRY_DATABASE_URL: Value error, expected sqlite:///path or postgresql://" in message
     assert "SKYFERRY_BLOB_URL: Value error, expected file://path, memory:// or s3://" in message
-    assert "SKYFERRY_SERVICES: Value error, unknown service(s) ['tours']" in message
-    assert "SKYFERRY_INVENTORY__BACKEND: Input should be 'sql' or 'dynamodb'" in message
+
+
+def test_services_are_checked_against_what_is_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SKYFERRY_SERVICES", "demo,tours")
+    with pytest.raises(ConfigurationError) as error:
+        load_setup(default_services=None)
+    assert "SKYFERRY_SERVICES names ['tours'], which no installed package provides" in str(
+        error.value
+    )
+
+
+def test_bad_service_values_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SKYFERRY_INVENTORY__BACKEND", "mongo")
+    with pytest.raises(ConfigurationError) as error:
+        load_setup(default_services=["inventory"])
+    assert "SKYFERRY_INVENTORY__BACKEND: Input should be 'sql' or 'dynamodb'" in str(error.value)
 
 
 def test_secrets_are_never_echoed_in_errors(monkeypatch: pytest.MonkeyPatch) -> None:

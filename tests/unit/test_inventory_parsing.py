@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from skyferry.http.etags import ETagList, parse_etags
+from skyferry.http.ranges import ByteRange, parse_range
 from skyferry.services.inventory.errors import InvalidFilenameError
-from skyferry.services.inventory.etags import ETagList, item_etag, parse_etags
+from skyferry.services.inventory.etags import item_etag
 from skyferry.services.inventory.filenames import blob_key
 from skyferry.services.inventory.models import Adjustment, ItemPatch, NewItem
-from skyferry.services.inventory.ranges import ByteRange, parse_range
 
 # -- Range ---------------------------------------------------------------------------------------
 

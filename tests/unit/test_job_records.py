@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 from dbos._error import DBOSMaxStepRetriesExceeded
 
+from skyferry.http.cursors import InvalidCursorError, decode_cursor, encode_cursor
 from skyferry.jobs.models import JobStatus, Progress
-from skyferry.jobs.records import InvalidCursorError, decode_cursor, encode_cursor, to_job
+from skyferry.jobs.records import JobCursor, to_job
 
 CREATED = 1_700_000_000_000
 
@@ -25,6 +26,7 @@ def workflow(**fields: Any) -> SimpleNamespace:
         "completed_at": None,
         "workflow_timeout_ms": 60_000,
         "workflow_deadline_epoch_ms": CREATED + 60_010,
+        "input": {"args": ({"steps": 3},), "kwargs": {}},
     }
     base.update(fields)
     return SimpleNamespace(**base)
@@ -74,7 +76,10 @@ def test_retries_exhausted_reports_the_steps_own_error() -> None:
 
 
 def test_cursor_round_trips_and_rejects_forgeries() -> None:
-    assert decode_cursor(encode_cursor(CREATED, 150)) == (CREATED, 150)
-    for bad in ("", "not-base64!", encode_cursor(CREATED, 0)[:-3], "eyJiIjogLTF9"):
+    cursor = encode_cursor(JobCursor(b=CREATED, o=150))
+    assert decode_cursor(cursor, JobCursor) == JobCursor(b=CREATED, o=150)
+    overflowing = "eyJiIjogMTAwMDAwMDAwMDAwMDAwMDAwLCAibyI6IDB9"  # b = 10**20: past year 9999
+    half = encode_cursor(JobCursor(b=CREATED, o=0))[:-3]
+    for bad in ("", "not-base64!", half, "eyJiIjogLTF9", overflowing, "A" * 5000):
         with pytest.raises(InvalidCursorError):
-            decode_cursor(bad)
+            decode_cursor(bad, JobCursor)

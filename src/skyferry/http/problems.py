@@ -188,8 +188,21 @@ def _problem_response(status: int) -> dict[str, Any]:
     }
 
 
-def document_errors(app: FastAPI, common: Iterable[int] = COMMON_ERRORS) -> None:
-    """Make ``/openapi.json`` list, for every operation, the problem responses it can give."""
+API_KEY_SCHEME = {
+    "type": "apiKey",
+    "in": "header",
+    "name": "X-API-Key",
+    "description": "Required on every route but /health and /ready when the server sets "
+    "SKYFERRY_API_KEYS.",
+}
+_OPEN_PATHS = ("/health", "/ready")
+
+
+def document_errors(
+    app: FastAPI, *, api_keys: bool = False, common: Iterable[int] = COMMON_ERRORS
+) -> None:
+    """Make ``/openapi.json`` list, for every operation, the problem responses it can give,
+    and (with API keys set) the key every operation but the open ones needs."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -209,6 +222,12 @@ def document_errors(app: FastAPI, common: Iterable[int] = COMMON_ERRORS) -> None
                         response.update(_problem_response(int(status)))
         schema["components"]["schemas"].pop("HTTPValidationError", None)
         schema["components"]["schemas"].pop("ValidationError", None)
+        if api_keys:
+            schema["components"].setdefault("securitySchemes", {})["APIKeyHeader"] = API_KEY_SCHEME
+            schema["security"] = [{"APIKeyHeader": []}]
+            for open_path in _OPEN_PATHS:
+                for operation in schema.get("paths", {}).get(open_path, {}).values():
+                    operation["security"] = []
         app.openapi_schema = schema
         return schema
 

@@ -60,6 +60,8 @@ def step(
 
         @functools.wraps(function)
         async def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            if DBOS.workflow_id is None:  # not in a job (a test, a CLI): nothing to checkpoint
+                return await function(*args, **kwargs)
             return await DBOS.run_step_async(options, function, *args, **kwargs)
 
         return run

@@ -80,16 +80,16 @@ def upsert(
     connection.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates))
 
 
-def insert_missing(
-    connection: sa.Connection, table: sa.Table, rows: dict[str, Any] | list[dict[str, Any]]
-) -> int:
-    """Insert rows whose keys are not there yet (ON CONFLICT DO NOTHING); returns how many were.
+def insert_missing(connection: sa.Connection, table: sa.Table, row: dict[str, Any]) -> bool:
+    """Insert the row unless its key is there already (ON CONFLICT DO NOTHING); True if it was.
 
-    The count tells a caller whether *it* created a row, which is how racing writers agree on
-    one winner without a lock.
+    The answer tells a caller whether *it* created the row, which is how racing writers agree
+    on one winner without a lock. It comes from RETURNING, not ``rowcount``, which psycopg
+    leaves at -1 for these statements.
     """
-    result = connection.execute(_insert(connection, table).on_conflict_do_nothing(), rows)
-    return int(result.rowcount or 0)
+    key = next(iter(table.primary_key.columns))
+    statement = _insert(connection, table).values(**row).on_conflict_do_nothing().returning(key)
+    return connection.execute(statement).first() is not None
 
 
 def _insert(connection: sa.Connection, table: sa.Table) -> Any:
