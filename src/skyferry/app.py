@@ -122,6 +122,9 @@ def _prepare(app: FastAPI, setup: Setup) -> None:
         raise RuntimeError("skyferry is already installed on this app")
     app.state.skyferry_setup = setup
     settings = setup.settings
+    # now, not in the lifespan: the server's first lines (uvicorn's "Started server process")
+    # come before the lifespan runs, and must be JSON too
+    configure_logging(settings)
     _wrap_lifespan(app, setup)
     _wrap_middleware(app)
     install_problem_handlers(app)

@@ -16,9 +16,9 @@ closed when it stops, and every step and request of that process reaches the sam
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Generic, TypeVar
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractAsyncContextManager, contextmanager
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from starlette.requests import Request
 
@@ -39,6 +39,9 @@ class Resource(Generic[T]):
 
     def get(self) -> T:
         """The open object in this process (inside a job, a request or a started CLI)."""
+        if self.name in _overrides:
+            value: T = _overrides[self.name]
+            return value
         from skyferry.platform import current
 
         return current().resource(self)
@@ -51,3 +54,19 @@ class Resource(Generic[T]):
 
     def __repr__(self) -> str:
         return f"Resource({self.name!r})"
+
+
+_overrides: dict[str, Any] = {}
+"""Objects standing in for resources, by name, while ``skyferry.testing`` says so."""
+
+
+@contextmanager
+def overridden(values: Mapping[Resource[Any], Any]) -> Iterator[None]:
+    """Let ``values`` stand in for these resources everywhere in the process (tests only)."""
+    saved = dict(_overrides)
+    _overrides.update({resource.name: value for resource, value in values.items()})
+    try:
+        yield
+    finally:
+        _overrides.clear()
+        _overrides.update(saved)

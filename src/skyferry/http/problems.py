@@ -31,6 +31,7 @@ from skyferry.errors import SkyferryError, Unavailable
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+RETRY_AFTER_SECONDS = 5
 
 # what any route may answer: a malformed request, missing or wrong API key, an unknown id, a
 # body over the limit, invalid parameters, a rate limit, a bug, a backend down
@@ -86,12 +87,16 @@ def problem_response(
 
 
 def error_response(request: Request, exc: SkyferryError) -> JSONResponse:
+    headers = dict(exc.headers or {})
+    if exc.problem_status == 503:
+        # whatever is down, the client should come back rather than give up
+        headers.setdefault("Retry-After", str(RETRY_AFTER_SECONDS))
     return problem_response(
         exc.problem_status,
         exc.detail,
         title=exc.problem_title,
         instance=request.url.path,
-        headers=exc.headers,
+        headers=headers or None,
         **exc.extensions,
     )
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from skyferry.http.problems import errors
-from skyferry.jobs.engine import JobEngine, JobNotFinishedError, current_engine
+from skyferry.jobs.engine import JobNotFinishedError, Jobs, current_engine
 from skyferry.jobs.kinds import Submission
 from skyferry.jobs.models import Job, JobPage, JobResult, JobStatus
 
@@ -27,11 +27,11 @@ IdempotencyKey = Annotated[
 JobId = Annotated[str, Path(max_length=100, description="The id a submit answered with.")]
 
 
-def get_engine(request: Request) -> JobEngine:
+def get_engine(request: Request) -> Jobs:
     return current_engine()
 
 
-Engine = Annotated[JobEngine, Depends(get_engine)]
+Engine = Annotated[Jobs, Depends(get_engine)]
 
 
 def accepted(

@@ -12,7 +12,7 @@ import socket
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from dbos import (
@@ -84,10 +84,43 @@ class EngineError(RuntimeError):
     """The engine is used where none runs, or a second one is started in one process."""
 
 
-_current: JobEngine | None = None
+class Jobs(Protocol):
+    """What job handles and the ``/jobs`` routes ask of an engine: ``JobEngine`` (DBOS), or
+    ``skyferry.testing.InMemoryJobs`` in unit tests."""
+
+    async def submit(
+        self, kind: JobKind[Any, Any], params: BaseModel, idempotency_key: str | None = None
+    ) -> Submission: ...
+
+    async def get(self, job_id: str) -> Job: ...
+
+    async def list_jobs(
+        self,
+        *,
+        kind: str | None = None,
+        status: JobStatus | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> JobPage: ...
+
+    async def cancel(self, job_id: str) -> Job: ...
+
+    async def result(self, job_id: str) -> Any: ...
+
+    async def delete(self, job_id: str) -> None: ...
 
 
-def current_engine() -> JobEngine:
+_current: Jobs | None = None
+
+
+def use_engine(engine: Jobs | None) -> Jobs | None:
+    """Make ``engine`` this process's (None: none); returns the one it replaces."""
+    global _current
+    previous, _current = _current, engine
+    return previous
+
+
+def current_engine() -> Jobs:
     """The job engine of this process (started by the app's lifespan or ``skyferry worker``)."""
     if _current is None:
         raise EngineError(
