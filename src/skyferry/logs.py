@@ -20,6 +20,26 @@ class _ContextFilter(logging.Filter):
         return True
 
 
+class _CancelIsNotAnError(logging.Filter):
+    """DBOS logs every exception that ends a workflow as an ERROR with its trace, a cancel
+    included; a cancelled job (by a user, or by its timeout) is expected, so it becomes one
+    INFO line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.levelno >= logging.ERROR:
+            from dbos import error as dbos_errors
+
+            cancelled = (
+                dbos_errors.DBOSWorkflowCancelledError,
+                dbos_errors.DBOSAwaitedWorkflowCancelledError,
+            )
+            if isinstance(record.exc_info[1], cancelled):
+                record.levelno, record.levelname = logging.INFO, "INFO"
+                record.msg, record.args = "job cancelled", ()
+                record.exc_info = record.exc_text = None
+        return True
+
+
 def _current_job_id() -> str | None:
     try:
         from dbos import DBOS
@@ -33,6 +53,7 @@ def configure_logging(settings: Settings) -> None:
     """Replace the root handler, so uvicorn, DBOS and our own logs all come out the same way."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_ContextFilter())
+    handler.addFilter(_CancelIsNotAnError())
     if settings.log_format == "json":
         handler.setFormatter(
             JsonFormatter(
@@ -58,3 +79,4 @@ def configure_logging(settings: Settings) -> None:
     dbos_logger = logging.getLogger("dbos")
     dbos_logger.handlers[:] = [handler]
     dbos_logger.propagate = False
+

@@ -22,3 +22,21 @@ def test_json_lines_carry_the_request_id(capsys: pytest.CaptureFixture[str]) -> 
     assert line["request_id"] == "req-7"
     assert line["sku"] == "A-1"
     assert line["job_id"] is None
+
+
+def test_a_cancelled_job_is_one_info_line_not_an_error_with_a_trace(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from dbos import error as dbos_errors
+
+    configure_logging(load_settings(log_format="json"))
+    cancelled = dbos_errors.DBOSWorkflowCancelledError("workflow j1 was cancelled")
+    logging.getLogger("dbos").error(
+        "Exception encountered in asynchronous workflow:", exc_info=cancelled
+    )
+    logging.getLogger("dbos").error("Exception encountered", exc_info=ValueError("real"))
+    first, second = (json.loads(line) for line in capsys.readouterr().err.strip().splitlines()[-2:])
+    assert (first["level"], first["message"]) == ("INFO", "job cancelled")
+    assert "exc_info" not in first
+    assert second["level"] == "ERROR"
+    assert "ValueError: real" in second["exc_info"]
