@@ -6,18 +6,16 @@ import json
 import os
 import signal
 import sys
-import time
 from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 import typer
 from fastapi import FastAPI
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from skyferry import service
 from skyferry.config import ConfigurationError
+from skyferry.http.client import DEFAULT_API, ApiUrl, call, console, open_client, watch
 
 if TYPE_CHECKING:
     from skyferry.app import Setup
@@ -34,12 +32,6 @@ app.add_typer(jobs_app, name="jobs")
 for _loaded in service.load(list(service.installed())):
     if _loaded.cli is not None:
         app.add_typer(_loaded.cli, name=_loaded.name)
-
-console = Console(stderr=True)
-ApiUrl = Annotated[
-    str, typer.Option("--url", envvar="SKYFERRY_API_URL", help="Base URL of a running skyferry.")
-]
-DEFAULT_API = "http://127.0.0.1:8000"
 
 
 AppPath = Annotated[
@@ -175,51 +167,6 @@ def db_upgrade(
 # -- jobs, over HTTP -----------------------------------------------------------------------------
 
 
-def _client(url: str) -> httpx.Client:
-    return httpx.Client(base_url=url, timeout=30)
-
-
-def _call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> Any:
-    try:
-        response = client.request(method, path, **kwargs)
-    except httpx.HTTPError as exc:
-        console.print(f"[red]cannot reach {client.base_url}: {exc}[/red]")
-        raise typer.Exit(1) from None
-    if response.status_code >= 400:
-        try:
-            detail = response.json().get("detail", response.text)
-        except ValueError:
-            detail = response.text
-        console.print(f"[red]{response.status_code}: {detail}[/red]")
-        raise typer.Exit(1)
-    return response.json()
-
-
-def watch(client: httpx.Client, job_id: str, poll_seconds: float = 0.2) -> dict[str, Any]:
-    """Show a live progress bar until the job is final; return its record."""
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[message]}"),
-    )
-    with Progress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task(job_id[:12], total=None, message="queued")
-        while True:
-            job = _call(client, "GET", f"/jobs/{job_id}")
-            progress = job["progress"]
-            bar.update(
-                task,
-                completed=progress["done"],
-                total=progress["total"],
-                message=progress["message"] or job["status"],
-            )
-            if job["status"] in ("succeeded", "failed", "cancelled"):
-                return dict(job)
-            time.sleep(poll_seconds)
-
-
 @jobs_app.command("run")
 def jobs_run(
     kind: Annotated[str, typer.Argument(help="Job kind; `demo` is always there.")],
@@ -241,8 +188,8 @@ def jobs_run(
         except ValueError:
             body[key] = raw
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-    with _client(url) as client:
-        job = _call(client, "POST", f"/jobs/{kind}", json=body, headers=headers)
+    with open_client(url) as client:
+        job = call(client, "POST", f"/jobs/{kind}", json=body, headers=headers)
         if not wait:
             print(job["id"])
             return
@@ -261,8 +208,8 @@ def jobs_ls(
 ) -> None:
     """List recent jobs."""
     query = {k: v for k, v in {"kind": kind, "status": status, "limit": limit}.items() if v}
-    with _client(url) as client:
-        page = _call(client, "GET", "/jobs", params=query)
+    with open_client(url) as client:
+        page = call(client, "GET", "/jobs", params=query)
     table = Table("kind", "status", "progress", "created")
     table.add_column("id", no_wrap=True, min_width=32)
     for job in page["items"]:
@@ -279,15 +226,15 @@ def jobs_ls(
 @jobs_app.command("show")
 def jobs_show(job_id: str, url: ApiUrl = DEFAULT_API) -> None:
     """Print one job's record as JSON."""
-    with _client(url) as client:
-        print(json.dumps(_call(client, "GET", f"/jobs/{job_id}"), indent=2))
+    with open_client(url) as client:
+        print(json.dumps(call(client, "GET", f"/jobs/{job_id}"), indent=2))
 
 
 @jobs_app.command("cancel")
 def jobs_cancel(job_id: str, url: ApiUrl = DEFAULT_API) -> None:
     """Cancel a queued or running job."""
-    with _client(url) as client:
-        job = _call(client, "POST", f"/jobs/{job_id}/cancel")
+    with open_client(url) as client:
+        job = call(client, "POST", f"/jobs/{job_id}/cancel")
     print(f"{job['id']} {job['status']}")
 
 

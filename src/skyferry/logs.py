@@ -79,4 +79,3 @@ def configure_logging(settings: Settings) -> None:
     dbos_logger = logging.getLogger("dbos")
     dbos_logger.handlers[:] = [handler]
     dbos_logger.propagate = False
-

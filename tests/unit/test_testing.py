@@ -12,7 +12,6 @@ from pydantic import BaseModel
 
 import skyferry
 from skyferry.config import load_settings
-from skyferry.jobs import tables as core_tables
 from skyferry.services.books import workflows
 from skyferry.services.books.models import BookRequest
 from skyferry.services.books.providers.offline import OfflineProvider
@@ -22,6 +21,7 @@ from skyferry.services.books.store import BookStore
 from skyferry.services.books.tables import metadata as books_tables
 from skyferry.storage.blobs import open_blob_store
 from skyferry.storage.sql import create_engine
+from skyferry.storage.sql import metadata as core_tables
 from skyferry.testing import Call, in_memory_jobs
 
 pytestmark = pytest.mark.anyio
@@ -75,7 +75,7 @@ async def test_a_route_submits_and_the_job_runs_when_told() -> None:
 
 async def test_a_service_job_runs_with_the_resources_a_test_hands_in(tmp_path: Path) -> None:
     database = create_engine(f"sqlite:///{tmp_path}/books.db")
-    core_tables.metadata.create_all(database)
+    core_tables.create_all(database)
     books_tables.create_all(database)
     settings = BooksSettings(offline_seconds_per_chapter=0)
     fake = Books(

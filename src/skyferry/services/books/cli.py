@@ -14,15 +14,20 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from skyferry.http.client import (
+    DEFAULT_API,
+    ApiUrl,
+    call,
+    console,
+    fail,
+    open_client,
+    request,
+    watch,
+)
 from skyferry.services.books.models import DownloadFormat
 
 app = typer.Typer(help="Write books, follow their progress, download them.", no_args_is_help=True)
-console = Console(stderr=True)
 
-DEFAULT_API = "http://127.0.0.1:8000"
-ApiUrl = Annotated[
-    str, typer.Option("--url", envvar="SKYFERRY_API_URL", help="Base URL of a running skyferry.")
-]
 Output = Annotated[
     Path | None,
     typer.Option(
@@ -63,12 +68,11 @@ def new(
         {k: v for k, v in {"title": title, "audience": audience, "style": style}.items() if v}
     )
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-    with _client(url) as client:
-        book = _call(client, "POST", "/books", json=body, headers=headers)
+    with open_client(url) as client:
+        book = call(client, "POST", "/books", json=body, headers=headers)
         print(book["id"])
         if not wait and output is None:
             return
-        from skyferry.cli import watch  # imported here: skyferry.cli imports every service
 
         final = watch(client, book["id"])
         if final["status"] != "succeeded":
@@ -77,7 +81,7 @@ def new(
             raise typer.Exit(1)
         if output is not None and fmt is not None:
             _download(client, book["id"], fmt, output)
-        summary = _call(client, "GET", f"/books/{book['id']}")
+        summary = call(client, "GET", f"/books/{book['id']}")
         console.print(
             f"[green]{summary['title']}[/green]: {len(summary['book']['chapters'])} chapters, "
             f"{summary['word_count']} words" + (f", written to {output}" if output else "")
@@ -87,8 +91,8 @@ def new(
 @app.command("show")
 def show(book_id: str, url: ApiUrl = DEFAULT_API) -> None:
     """Print a book's record (and the book, once finished) as JSON."""
-    with _client(url) as client:
-        print(json.dumps(_call(client, "GET", f"/books/{book_id}"), indent=2, ensure_ascii=False))
+    with open_client(url) as client:
+        print(json.dumps(call(client, "GET", f"/books/{book_id}"), indent=2, ensure_ascii=False))
 
 
 @app.command("ls")
@@ -99,8 +103,8 @@ def ls(
 ) -> None:
     """List recent books."""
     query: dict[str, Any] = {"limit": limit, **({"status": status} if status else {})}
-    with _client(url) as client:
-        page = _call(client, "GET", "/books", params=query)
+    with open_client(url) as client:
+        page = call(client, "GET", "/books", params=query)
     table = Table("id", "status", "progress", "words", "title")
     for book in page["items"]:
         table.add_row(
@@ -121,7 +125,7 @@ def download(
 ) -> None:
     """Download a finished book; the file's extension picks the format."""
     fmt = _format_of(output)
-    with _client(url) as client:
+    with open_client(url) as client:
         _download(client, book_id, fmt, output)
     console.print(f"wrote {output}")
 
@@ -129,8 +133,8 @@ def download(
 @app.command("delete")
 def delete(book_id: str, url: ApiUrl = DEFAULT_API) -> None:
     """Cancel a book being written, or delete a finished one."""
-    with _client(url) as client:
-        response = _request(client, "DELETE", f"/books/{book_id}")
+    with open_client(url) as client:
+        response = request(client, "DELETE", f"/books/{book_id}")
     print("deleted" if response.status_code == 204 else response.json()["status"])
 
 
@@ -155,37 +159,9 @@ def _download(client: httpx.Client, book_id: str, fmt: DownloadFormat, output: P
         ):
             if response.status_code >= 400:
                 response.read()
-                _fail(response)
+                fail(response)
             for chunk in response.iter_bytes():
                 file.write(chunk)
         partial.replace(output)
     finally:
         partial.unlink(missing_ok=True)
-
-
-def _client(url: str) -> httpx.Client:
-    return httpx.Client(base_url=url, timeout=60)
-
-
-def _request(client: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    try:
-        response = client.request(method, path, **kwargs)
-    except httpx.HTTPError as exc:
-        console.print(f"[red]cannot reach {client.base_url}: {exc}[/red]")
-        raise typer.Exit(1) from None
-    if response.status_code >= 400:
-        _fail(response)
-    return response
-
-
-def _call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> Any:
-    return _request(client, method, path, **kwargs).json()
-
-
-def _fail(response: httpx.Response) -> None:
-    try:
-        detail = response.json().get("detail", response.text)
-    except ValueError:
-        detail = response.text
-    console.print(f"[red]{response.status_code}: {detail}[/red]")
-    raise typer.Exit(1)
