@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from skyferry.jobs import runtime
 from skyferry.jobs.context import JobContext
 from skyferry.jobs.fanout import RateLimit
 from skyferry.jobs.kinds import get_kind, job
@@ -25,12 +26,20 @@ class FanOutParams(BaseModel):
     rate_per_second: int | None = None
 
 
+class BlobParams(BaseModel):
+    key: str
+
+
 class ProjectNotFoundError(Exception):
     pass
 
 
 async def _fail() -> None:
     raise ProjectNotFoundError("project 'apollo' does not exist")
+
+
+async def _blob_size(key: str) -> int:
+    return len(await runtime.current().blobs.read(key))
 
 
 async def _item(value: int, fail_every: int) -> int:
@@ -45,6 +54,10 @@ if get_kind("test.fail") is None:
     @job("test.fail", params=Empty)
     async def failing(ctx: JobContext, params: Empty) -> None:
         await ctx.step_with(_fail, None, Retry(attempts=2, initial_seconds=0.01), None)
+
+    @job("test.read_blob", params=BlobParams)
+    async def read_blob(ctx: JobContext, params: BlobParams) -> int:
+        return await ctx.step_with(_blob_size, None, Retry(attempts=1), None, params.key)
 
     @job("test.overrun", params=Empty, timeout_seconds=1.0)
     async def overrun(ctx: JobContext, params: Empty) -> None:

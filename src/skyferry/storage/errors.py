@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from skyferry.redaction import without_local_paths
+
 _SHOWN_KEY_CHARS = 80
 
 
 class StorageError(Exception):
     """A storage backend failed or refused: ``reason`` says why, ``key`` and ``url`` say where.
 
-    Messages never carry credentials, so they may go to logs and to /ready answers.
+    Messages never carry credentials, and ``str()`` carries no absolute local path (a file://
+    store's root, a file in it): it reaches clients through /ready, problem details and job
+    errors. ``detail`` is the whole text, for logs.
     """
 
     def __init__(self, reason: str, *, key: str | None = None, url: str | None = None) -> None:
@@ -24,6 +28,11 @@ class StorageError(Exception):
         self.url = url
 
     def __str__(self) -> str:
+        return without_local_paths(self.detail)
+
+    @property
+    def detail(self) -> str:
+        """The message with local paths left in: for the server's own logs only."""
         where = " in ".join(part for part in (_blob(self.key), self.url) if part)
         return f"{where}: {self.reason}" if where else self.reason
 
@@ -46,7 +55,8 @@ class InvalidBlobKeyError(StorageError, ValueError):
     def __init__(self, key: str, reason: str) -> None:
         super().__init__(reason, key=key)
 
-    def __str__(self) -> str:
+    @property
+    def detail(self) -> str:
         return f"invalid {_blob(self.key)}: {self.reason}"
 
 
