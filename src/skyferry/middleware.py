@@ -10,14 +10,11 @@ import random
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from skyferry.logs import request_id
-from skyferry.problems import PROBLEM_JSON
+from skyferry.problems import PROBLEM_JSON, status_title
 
 log = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = b"x-request-id"
-
-TOO_LARGE_TITLE = "Content Too Large"
-"""The title of every 413 skyferry sends (RFC 9110 §15.5.14 names the status so)."""
 
 
 class EdgeMiddleware:
@@ -100,7 +97,7 @@ async def _send_too_large(path: str, rid_header: tuple[bytes, bytes], send: Send
     body = json.dumps(
         {
             "type": "about:blank",
-            "title": TOO_LARGE_TITLE,
+            "title": status_title(413),
             "status": 413,
             "detail": "the request body is larger than this endpoint accepts",
             "instance": path,

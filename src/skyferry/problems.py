@@ -15,6 +15,15 @@ log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 
+_TITLES = {413: "Content Too Large"}
+"""RFC 9110's names where Python's HTTPStatus still has RFC 7231's ("Request Entity Too Large"
+until Python 3.13), so that a 413 has one title whichever layer refuses the body."""
+
+
+def status_title(status: int) -> str:
+    """The title a problem of this status gets when its raiser names none."""
+    return _TITLES.get(status) or HTTPStatus(status).phrase
+
 
 class Problem(Exception):
     """Raise anywhere in a request to answer with a problem document."""
@@ -32,7 +41,7 @@ class Problem(Exception):
         super().__init__(detail)
         self.status = status
         self.detail = detail
-        self.title = title or HTTPStatus(status).phrase
+        self.title = title or status_title(status)
         self.type = type_
         self.headers = headers
         self.extensions = extensions
@@ -50,7 +59,7 @@ def problem_response(
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": type_,
-        "title": title or HTTPStatus(status).phrase,
+        "title": title or status_title(status),
         "status": status,
         "detail": detail,
     }
