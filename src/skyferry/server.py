@@ -19,8 +19,11 @@ Each limit is a ``skyferry serve`` option with a ``SKYFERRY_`` twin; ``ServerLim
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import socket
+import struct
 from http import HTTPStatus
 from typing import Any, ClassVar
 
@@ -269,9 +272,14 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self.limits.send_timeout_seconds,
             extra={"client": self.client},
         )
-        # abort, not close: close would wait for the unread buffer to drain, which it never
-        # does; abort drops it, uvicorn marks the request disconnected, and the app's stream
-        # (a download, and the memory it holds) ends
+        # a reset, not a close: close would wait for the unread buffer to drain, which it
+        # never does, and even an abort leaves the kernel retrying that buffer against a zero
+        # window for minutes unless lingering is off. Reset, uvicorn marks the request
+        # disconnected, and the app's stream (a download, and the memory it holds) ends
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.transport.abort()
 
 
