@@ -14,6 +14,13 @@ may be any size; and when uvicorn refuses malformed framing it answers in text/p
   of a connection reset.
 
 Each limit is a ``skyferry serve`` option with a ``SKYFERRY_`` twin; ``ServerLimits`` holds them.
+
+What stays uvicorn's own: a body larger than ``drain_body_bytes`` is refused unread, and
+clients that send before they read see a reset; uvicorn's text/plain 500 (an app that fails
+before it starts a response, which skyferry's edge layer never does) and 503 (``--limit-
+concurrency``, not used here); and its "Invalid HTTP request received." warning in the log for
+each refused request. h11, uvicorn's pure-Python fallback, is never used: its header limit is a
+single buffer size, and these limits are written against httptools' callbacks.
 """
 
 from __future__ import annotations
@@ -77,7 +84,7 @@ def uvicorn_config(app: ASGIApp, limits: ServerLimits, **options: Any) -> uvicor
     """uvicorn's Config for ``app`` under ``limits``; ``options`` are uvicorn's own (host, port…).
 
     The protocol is always httptools (uvicorn[standard] installs it): the limits are written
-    against its parser, and h11, uvicorn's fallback, is several times slower anyway.
+    against its parser.
     """
     return uvicorn.Config(
         RequestGuard(app, limits),
