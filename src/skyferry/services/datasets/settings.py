@@ -32,11 +32,11 @@ class DatasetsSettings(BaseModel):
         "256MiB); a download that does not fit waits for one to end.",
     )
     download_queue_seconds: float = Field(
-        default=20.0,
+        default=60.0,
         ge=0,
         le=300,
-        description="How long a download waits for memory before 503 with Retry-After; below "
-        "the 30 s a PaaS router (Heroku's) allows for a first byte.",
+        description="How long a download waits for memory before 503 with Retry-After. Behind "
+        "a router that gives up sooner (Heroku's allows 30 s for a first byte) set it below that.",
     )
     max_filter_values: int = Field(
         default=1000, ge=1, le=100_000, description="Values one column filter may list (IN)."
