@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 import skyferry
+from skyferry.platform import current
 
 
 class Empty(BaseModel):
@@ -20,6 +21,10 @@ class FanOutParams(BaseModel):
     fail_every: int = 5
     concurrency: int = 4
     rate_per_second: int | None = None
+
+
+class BlobParams(BaseModel):
+    key: str
 
 
 class ProjectNotFoundError(Exception):
@@ -36,6 +41,11 @@ async def sleep(seconds: float) -> None:
     await asyncio.sleep(seconds)
 
 
+@skyferry.step(retry=skyferry.Retry(attempts=1))
+async def blob_size(key: str) -> int:
+    return len(await current().blobs.read(key))
+
+
 async def _item(value: int, fail_every: int) -> int:
     await asyncio.sleep(0.01)
     if fail_every and value % fail_every == 0:
@@ -46,6 +56,11 @@ async def _item(value: int, fail_every: int) -> int:
 @skyferry.job("test.fail", params=Empty)
 async def failing(ctx: skyferry.JobContext, params: Empty) -> None:
     await find_project()
+
+
+@skyferry.job("test.read_blob", params=BlobParams)
+async def read_blob(ctx: skyferry.JobContext, params: BlobParams) -> int:
+    return await blob_size(params.key)
 
 
 @skyferry.job("test.overrun", params=Empty, timeout_seconds=1.0)

@@ -11,6 +11,8 @@ from contextlib import contextmanager
 import uvicorn
 from fastapi import FastAPI
 
+from skyferry.http.server import ServerLimits, uvicorn_config
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -19,10 +21,21 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_in_thread(app: FastAPI, *, startup_timeout: float = 60.0) -> Iterator[str]:
-    """Run ``app`` with uvicorn (lifespan included) and yield its base URL."""
+def serve_in_thread(
+    app: FastAPI, *, startup_timeout: float = 60.0, limits: ServerLimits | None = None
+) -> Iterator[str]:
+    """Run ``app`` with uvicorn (lifespan included) and yield its base URL.
+
+    With ``limits``, uvicorn is set up as ``skyferry serve`` sets it up (its protocol, timeouts
+    and body draining); without, it is plain uvicorn, as a team's own deployment may run it.
+    """
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
+    options = {"host": "127.0.0.1", "port": port, "log_config": None, "lifespan": "on"}
+    config = (
+        uvicorn.Config(app, **options)  # type: ignore[arg-type]
+        if limits is None
+        else uvicorn_config(app, limits, **options)
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
     thread.start()

@@ -16,6 +16,7 @@ from rich.table import Table
 from skyferry import service
 from skyferry.config import ConfigurationError
 from skyferry.http.client import DEFAULT_API, ApiUrl, call, console, open_client, watch
+from skyferry.http.server import ServerLimits
 
 if TYPE_CHECKING:
     from skyferry.app import Setup
@@ -86,6 +87,13 @@ def _setup(app_path: str | None, *, run_workers: bool) -> tuple[FastAPI | None, 
         raise typer.Exit(2) from None
 
 
+_LIMITS = ServerLimits.model_fields
+
+
+def _limit_help(field: str) -> str:
+    return _LIMITS[field].description or ""
+
+
 @app.command()
 def serve(
     app_path: AppPath = None,
@@ -99,20 +107,91 @@ def serve(
             help="Run jobs in this process (embedded default) or leave them to `skyferry worker`.",
         ),
     ] = True,
+    header_timeout: Annotated[
+        float,
+        typer.Option(
+            envvar="SKYFERRY_HEADER_TIMEOUT_SECONDS",
+            min=0.001,
+            help=_limit_help("header_timeout_seconds") + " Then 408.",
+        ),
+    ] = _LIMITS["header_timeout_seconds"].default,
+    body_timeout: Annotated[
+        float,
+        typer.Option(
+            envvar="SKYFERRY_BODY_TIMEOUT_SECONDS",
+            min=0.001,
+            help=_limit_help("body_timeout_seconds") + " Then 408.",
+        ),
+    ] = _LIMITS["body_timeout_seconds"].default,
+    send_timeout: Annotated[
+        float,
+        typer.Option(
+            envvar="SKYFERRY_SEND_TIMEOUT_SECONDS",
+            min=0.001,
+            help=_limit_help("send_timeout_seconds") + " Frees a download's memory.",
+        ),
+    ] = _LIMITS["send_timeout_seconds"].default,
+    keep_alive: Annotated[
+        int,
+        typer.Option(
+            envvar="SKYFERRY_KEEP_ALIVE_SECONDS", min=1, help=_limit_help("keep_alive_seconds")
+        ),
+    ] = _LIMITS["keep_alive_seconds"].default,
+    max_header_bytes: Annotated[
+        int,
+        typer.Option(
+            envvar="SKYFERRY_MAX_HEADER_BYTES",
+            min=1024,
+            help=_limit_help("max_header_bytes") + " Then 431.",
+        ),
+    ] = _LIMITS["max_header_bytes"].default,
+    max_header_count: Annotated[
+        int,
+        typer.Option(
+            envvar="SKYFERRY_MAX_HEADER_COUNT",
+            min=1,
+            help=_limit_help("max_header_count") + " Then 431.",
+        ),
+    ] = _LIMITS["max_header_count"].default,
+    drain_body_bytes: Annotated[
+        int,
+        typer.Option(
+            envvar="SKYFERRY_DRAIN_BODY_BYTES",
+            min=0,
+            help=_limit_help("drain_body_bytes") + " Lets clients that send before reading "
+            "(urllib, http.client) read a 413.",
+        ),
+    ] = _LIMITS["drain_body_bytes"].default,
+    drain_body_seconds: Annotated[
+        float,
+        typer.Option(
+            envvar="SKYFERRY_DRAIN_BODY_SECONDS", min=0, help=_limit_help("drain_body_seconds")
+        ),
+    ] = _LIMITS["drain_body_seconds"].default,
 ) -> None:
     """Serve the HTTP API (and, by default, run jobs in the same process)."""
-    import uvicorn
-
     from skyferry.app import create_app
+    from skyferry.http import server
     from skyferry.runtimes import freeze_startup_heap
 
     served, setup = _setup(app_path, run_workers=workers)
     if served is None:
         served = create_app(setup.settings, run_workers=workers)
+    limits = ServerLimits(
+        header_timeout_seconds=header_timeout,
+        body_timeout_seconds=body_timeout,
+        send_timeout_seconds=send_timeout,
+        keep_alive_seconds=keep_alive,
+        max_header_bytes=max_header_bytes,
+        max_header_count=max_header_count,
+        drain_body_bytes=drain_body_bytes,
+        drain_body_seconds=drain_body_seconds,
+    )
     freeze_startup_heap()
     # uvicorn turns SIGTERM into a graceful shutdown: the lifespan lets running jobs finish
-    uvicorn.run(
+    server.run(
         served,
+        limits,
         host=host,
         port=port,
         log_config=None,

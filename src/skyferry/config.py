@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
@@ -129,7 +130,12 @@ class Settings(BaseSettings):
     def _known_database(cls, value: str | None) -> str | None:
         if value is None:
             return None
+        if value.startswith("postgres://"):
+            # Heroku, Render and others set DATABASE_URL with the short scheme, which
+            # SQLAlchemy 1.4+ no longer accepts
+            value = "postgresql://" + value.removeprefix("postgres://")
         if not value.startswith(("sqlite:///", "postgresql://", "postgresql+psycopg://")):
+            # the message never repeats the value: a URL may carry a password
             raise ValueError("expected sqlite:///path or postgresql://user@host:port/db")
         return value
 
@@ -178,6 +184,26 @@ def _with_psycopg(url: str) -> str:
 
 _SECRET_FIELDS = {"api_keys"}
 _SECRET_WORDS = ("key", "secret", "password", "token")
+
+_URL_PASSWORD = re.compile(r"(?P<keep>[A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s:'\"]*:)[^\s'\"]*@")
+"""``scheme://user:password@``: the password part of any URL, wherever it sits in a value. It
+runs to the last ``@`` of the URL, so a password holding an unescaped ``@`` or ``/`` is masked
+whole (and at worst a little more than the password)."""
+
+_QUERY_SECRET = re.compile(
+    r"(?P<keep>[?&;](?:password|passwd|pwd|secret|token|sslpassword)=)[^&;#\s'\"]*", re.IGNORECASE
+)
+"""``?password=…``: libpq and most drivers also take the password as a query parameter."""
+
+
+def _shown(value: object) -> str:
+    """How a refused value appears in the error: its repr with every URL password masked.
+
+    The repr comes first so that masking also reaches URLs inside lists and dicts.
+    """
+    text = repr(value)
+    text = _URL_PASSWORD.sub(r"\g<keep>***@", text)
+    return _QUERY_SECRET.sub(r"\g<keep>***", text)
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -245,6 +271,6 @@ def _configuration_error(exc: ValidationError) -> ConfigurationError:
         else:
             variable = "SKYFERRY_" + "__".join(part.upper() for part in path)
         secret = path[0] in _SECRET_FIELDS or any(w in path[-1].lower() for w in _SECRET_WORDS)
-        shown = "" if secret or path[-1].endswith("url") else f" (got {error.get('input')!r})"
+        shown = "" if secret else f" (got {_shown(error.get('input'))})"
         lines.append(f"{variable}: {error['msg']}{shown}")
     return ConfigurationError("invalid settings:\n  " + "\n  ".join(lines))

@@ -11,6 +11,15 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any, ClassVar
 
+_TITLES = {413: "Content Too Large"}
+"""RFC 9110's names where Python's HTTPStatus still has RFC 7231's ("Request Entity Too Large"
+until Python 3.13), so that a 413 has one title whichever layer refuses the body."""
+
+
+def status_title(status: int) -> str:
+    """The title a problem of this status gets when its raiser names none."""
+    return _TITLES.get(status) or HTTPStatus(status).phrase
+
 
 class SkyferryError(Exception):
     """Root of every error skyferry raises on purpose: ``status``, ``title``, ``detail``,
@@ -29,7 +38,7 @@ class SkyferryError(Exception):
 
     @property
     def problem_title(self) -> str:
-        return self.title or HTTPStatus(self.problem_status).phrase
+        return self.title or status_title(self.problem_status)
 
     @property
     def problem_status(self) -> int:
@@ -63,7 +72,7 @@ class Problem(SkyferryError):
 
     @property
     def problem_title(self) -> str:
-        return self._title or HTTPStatus(self._status).phrase
+        return self._title or status_title(self._status)
 
 
 class Unavailable(SkyferryError):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from skyferry.redaction import without_local_paths
 from skyferry.storage.blobs import BlobRange, BlobStore, open_blob_store
 from skyferry.storage.errors import BlobNotFoundError, InvalidBlobKeyError, StorageError
 
@@ -168,7 +169,10 @@ async def test_missing_blob_raises_not_found(store: BlobStore, operation: str) -
         await call("no/such/blob")
 
     assert (caught.value.key, caught.value.url) == ("no/such/blob", store.url)
-    assert str(caught.value) == f"blob key 'no/such/blob' in {store.url}: not found"
+    assert caught.value.detail == f"blob key 'no/such/blob' in {store.url}: not found"
+    # what clients may see: a file:// store's root cut to its last part
+    assert str(caught.value) == without_local_paths(caught.value.detail)
+    assert "/tmp" not in str(caught.value)
     restored = pickle.loads(pickle.dumps(caught.value))  # noqa: S301 - our own exception
     assert (type(restored), str(restored)) == (BlobNotFoundError, str(caught.value))
 

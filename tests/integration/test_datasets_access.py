@@ -1,4 +1,5 @@
-"""Who may download, how often, and how many at once: API keys, rate limits, CORS, the cap."""
+"""Who may download, how often, and how many at once: API keys, rate limits, CORS, and the
+memory budget of downloads."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -100,12 +102,16 @@ def test_cors_lets_a_configured_origin_read_a_download(serve: Serve) -> None:
     assert "access-control-allow-origin" not in other.headers
 
 
-def test_downloads_beyond_the_cap_wait_and_a_client_that_leaves_frees_its_slot(
+# 300,000 rows of JSON are ~100 MB, more than loopback sockets buffer (Linux lets a receive
+# buffer grow to 32 MB), so a reader that stops after one chunk keeps its download streaming.
+# A budget of 1 MiB is less than any download needs, so one download fills it alone.
+ONE_DOWNLOAD = {"download_memory_budget": "1MiB"}
+
+
+def test_a_download_beyond_the_memory_budget_is_refused_once_its_wait_is_over(
     serve: Serve,
 ) -> None:
-    # 300,000 rows of JSON are ~100 MB, more than loopback sockets buffer (Linux lets a
-    # receive buffer grow to 32 MB), so a reader that stops after one chunk keeps it open
-    with serve(rows=300_000, datasets={"max_concurrent_downloads": 1}) as client:
+    with serve(rows=300_000, datasets={**ONE_DOWNLOAD, "download_queue_seconds": 0}) as client:
         with (
             httpx.Client(base_url=client.base_url, timeout=30) as reader,
             reader.stream("GET", "/entity.json") as stalled,
@@ -118,9 +124,28 @@ def test_downloads_beyond_the_cap_wait_and_a_client_that_leaves_frees_its_slot(
             assert busy.headers["content-type"] == "application/problem+json"
             assert busy.headers["retry-after"] == "1"
             assert busy.json()["title"] == "Too many downloads"
+            assert "1.0MiB" in busy.json()["detail"]
 
         deadline = time.monotonic() + 30
         while (answer := client.get("/entity.csv", params={"limit": "1"})).status_code == 503:
-            assert time.monotonic() < deadline, "the abandoned download kept its slot"
+            assert time.monotonic() < deadline, "the abandoned download kept its memory"
             time.sleep(0.1)
         assert answer.status_code == 200
+
+
+def test_a_download_that_does_not_fit_waits_for_memory_to_free(serve: Serve) -> None:
+    with (
+        serve(rows=300_000, datasets={**ONE_DOWNLOAD, "download_queue_seconds": 30}) as client,
+        httpx.Client(base_url=client.base_url, timeout=30) as reader,
+        reader.stream("GET", "/entity.json") as stalled,
+        ThreadPoolExecutor(1) as pool,
+    ):
+        body = stalled.iter_raw()  # kept: dropping it would end the download
+        assert next(body).startswith(b"[")
+        waiting = pool.submit(client.get, "/entity.csv", params={"limit": "5"})
+        time.sleep(1.0)
+        assert not waiting.done(), "it should wait for the first download's memory"
+        stalled.close()  # the first client leaves; its memory goes to the one waiting
+        answer = waiting.result(timeout=30)
+    assert answer.status_code == 200
+    assert len(answer.text.splitlines()) == 6  # header and five rows

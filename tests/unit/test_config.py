@@ -104,3 +104,38 @@ def test_secrets_are_never_echoed_in_errors(monkeypatch: pytest.MonkeyPatch) -> 
         load_settings()
     assert "SKYFERRY_API_KEYS" in str(error.value)
     assert "not" not in str(error.value).split("SKYFERRY_API_KEYS", 1)[1]
+
+
+def test_the_short_postgres_scheme_heroku_sets_is_postgresql(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SKYFERRY_DATABASE_URL", "postgres://u:s3cret@h/db")
+    monkeypatch.setenv("SKYFERRY_SYSTEM_DATABASE_URL", "postgres://u:s3cret@h/dbos")
+    settings = load_settings()
+    assert settings.database_url == "postgresql://u:s3cret@h/db"
+    assert settings.is_postgres
+    assert settings.sqlalchemy_url == "postgresql+psycopg://u:s3cret@h/db"
+    assert settings.dbos_system_url == "postgresql://u:s3cret@h/dbos"
+    assert settings.migrate_on_start is False
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("SKYFERRY_DATABASE_URL", "mysql://u:s3cret@h/db"),
+        ("SKYFERRY_DATABASE_URL", "postgresql+asyncpg://u:s3cret@h:5432/db"),
+        ("SKYFERRY_DATABASE_URL", "mysql://u:s3c@r/et@h/db"),  # unescaped '@' and '/'
+        ("SKYFERRY_SYSTEM_DATABASE_URL", "mssql://h/db?user=u&password=s3cret"),
+        ("SKYFERRY_BLOB_URL", "ftp://u:s3cret@h/blobs"),
+    ],
+)
+def test_a_refused_url_is_shown_without_its_password(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError) as error:
+        load_settings()
+    message = str(error.value)
+    assert f"{variable}: Value error, expected" in message
+    assert "s3c" not in message
+    assert "://u:***@" in message or "password=***" in message

@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from skyferry.errors import SkyferryError, Unavailable
+from skyferry.errors import SkyferryError, Unavailable, status_title
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def problem_body(
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": "about:blank",
-        "title": title or HTTPStatus(status).phrase,
+        "title": title or status_title(status),
         "status": status,
         "detail": detail,
     }

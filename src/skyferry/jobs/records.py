@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from skyferry.jobs.kinds import get_kind, kind_of_workflow
 from skyferry.jobs.models import Job, JobError, JobStatus, Progress
+from skyferry.redaction import without_local_paths
 
 _STATUS_FROM_DBOS = {
     "ENQUEUED": JobStatus.QUEUED,
@@ -44,7 +45,8 @@ def to_job(workflow: Any, progress: Progress | None) -> Job:
         error = JobError(type="TooManyRecoveries", message="the job crashed its worker too often")
     elif status is JobStatus.FAILED and workflow.error is not None:
         cause = _root_cause(workflow.error)
-        error = JobError(type=type(cause).__name__, message=str(cause)[:2000])
+        # the record is what clients see; the worker's log keeps the paths
+        error = JobError(type=type(cause).__name__, message=without_local_paths(str(cause))[:2000])
     registered = get_kind(kind)
     result_url = None
     if status is JobStatus.SUCCEEDED:

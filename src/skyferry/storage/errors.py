@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from skyferry.errors import SkyferryError
+from skyferry.redaction import without_local_paths
 
 _SHOWN_KEY_CHARS = 80
 
@@ -17,7 +18,9 @@ _SHOWN_KEY_CHARS = 80
 class StorageError(SkyferryError):
     """A storage backend failed or refused: ``reason`` says why, ``key`` and ``url`` say where.
 
-    Messages never carry credentials or server paths, so they may go to logs and to clients.
+    Messages never carry credentials, and ``str()`` (the problem's ``detail``) carries no
+    absolute local path (a file:// store's root, a file in it): it reaches clients through
+    /ready, problem details and job errors. ``log_detail`` is the whole text, for logs.
     """
 
     status: ClassVar[int] = 503
@@ -28,15 +31,21 @@ class StorageError(SkyferryError):
         self.key = key
         self.url = url
         super().__init__(
-            self._message(), headers={"Retry-After": "5"} if self.status == 503 else None
+            without_local_paths(self._message()),
+            headers={"Retry-After": "5"} if self.status == 503 else None,
         )
+
+    @property
+    def log_detail(self) -> str:
+        """The message with local paths left in: for the server's own logs only."""
+        return self._message()
 
     def _message(self) -> str:
         where = " in ".join(part for part in (_blob(self.key), self.url) if part)
         return f"{where}: {self.reason}" if where else self.reason
 
     def __str__(self) -> str:
-        return self._message()
+        return self.detail
 
 
 class BlobNotFoundError(StorageError):

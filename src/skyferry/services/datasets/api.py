@@ -79,7 +79,10 @@ _DOWNLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "Unknown format or column, or a value the column's type cannot hold."},
     404: {"description": "No dataset of that name."},
     429: {"description": "Rate limit reached; see Retry-After."},
-    503: {"description": "Too many downloads at once, or the dataset's file is unreadable."},
+    503: {
+        "description": "The server's download memory stayed full for the whole wait, or the "
+        "dataset's file is unreadable."
+    },
 }
 
 

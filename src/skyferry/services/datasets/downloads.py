@@ -2,7 +2,8 @@
 and the client receives chunks as they are made.
 
 Memory per download is bounded by ``chunk_rows`` rows times ``buffered_chunks``, plus DuckDB's
-own working set under its memory limit; how many downloads stream at once is capped too.
+own working set under its memory limit; downloads start only while the memory they will hold
+fits the process's budget (``admission``), and wait their turn otherwise.
 Errors before the first byte (a missing Parquet file) answer with problem+json; an error after
 it can only cut the response short, which the client sees as an incomplete chunked body.
 """
@@ -19,6 +20,7 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from skyferry.services.datasets import streaming
+from skyferry.services.datasets.admission import MemoryBudget, download_memory
 from skyferry.services.datasets.connections import ServingDatabase
 from skyferry.services.datasets.errors import DatasetUnavailableError, TooManyDownloadsError
 from skyferry.services.datasets.formats import Format
@@ -36,13 +38,13 @@ log = logging.getLogger(__name__)
 
 
 class Downloads:
-    """Everything downloads share in one app: its DuckDB, and the cap on concurrent streams."""
+    """Everything downloads share in one app: its DuckDB, and the memory budget of streams."""
 
     def __init__(self, settings: DatasetsSettings) -> None:
         self._settings = settings
         self._database = ServingDatabase(settings)
         self._readable: Path | None = None
-        self._slots = threading.BoundedSemaphore(settings.max_concurrent_downloads)
+        self._budget = MemoryBudget(settings.download_memory_budget)
 
     def open(self, readable: Path | None) -> None:
         """Fix the one directory DuckDB may read (a file:// store's root, else none)."""
@@ -60,20 +62,26 @@ class Downloads:
         headers: dict[str, str],
     ) -> StreamingResponse:
         """Start the query and answer once its first bytes (header, ``[``, magic) exist."""
-        if not self._slots.acquire(blocking=False):
+        reservation = await self._budget.reserve(
+            download_memory(dataset, query, fmt, self._settings),
+            wait_seconds=self._settings.download_queue_seconds,
+        )
+        if reservation is None:
+            budget = self._settings.download_memory_budget.human_readable(decimal=False)
             raise TooManyDownloadsError(
-                f"{self._settings.max_concurrent_downloads} downloads are already streaming; "
+                f"the downloads streaming now hold this server's download memory ({budget}) "
+                f"and none ended within {self._settings.download_queue_seconds:g} s; "
                 "retry in a moment",
                 headers={"Retry-After": "1"},
             )
-        # the slot is free again once both the producer thread and the response have ended
-        release = _Countdown(2, self._slots.release)
+        # the memory is free again once both the producer thread and the response have ended
+        release = _Countdown(2, reservation.release)
         try:
             source = await open_source(blobs, dataset.blob_key)
             sql, params = query.sql(fmt, source.from_item)
             cursor = self._database.cursor(self._readable)
         except BaseException:
-            self._slots.release()
+            reservation.release()
             raise
         cancel = _Canceller(cursor)
         stream = streaming.start(

@@ -59,7 +59,7 @@ class DatasetUnavailableError(DatasetsError):
 
 
 class TooManyDownloadsError(DatasetsError):
-    """This process already streams as many downloads as it is allowed to."""
+    """The downloads this process streams hold its download memory, and none ended in time."""
 
     status = 503
     title = "Too many downloads"

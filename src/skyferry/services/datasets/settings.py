@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ByteSize, Field, field_validator
 
 from skyferry.storage.blobs.keys import validate_prefix
 
@@ -25,11 +25,18 @@ class DatasetsSettings(BaseModel):
         le=64,
         description="Encoded chunks a download may hold while the client catches up.",
     )
-    max_concurrent_downloads: int = Field(
-        default=8,
-        ge=1,
-        le=1000,
-        description="Downloads streaming at once per process; more answer 503 with Retry-After.",
+    download_memory_budget: ByteSize = Field(
+        default=ByteSize(256 * 1024 * 1024),
+        ge=1024 * 1024,
+        description="Memory the downloads streaming in one process may hold together (e.g. "
+        "256MiB); a download that does not fit waits for one to end.",
+    )
+    download_queue_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        le=300,
+        description="How long a download waits for memory before 503 with Retry-After. Behind "
+        "a router that gives up sooner (Heroku's allows 30 s for a first byte) set it below that.",
     )
     max_filter_values: int = Field(
         default=1000, ge=1, le=100_000, description="Values one column filter may list (IN)."

@@ -120,7 +120,7 @@ class FileConflictError(InventoryError):
 
 class FileTooLargeError(InventoryError):
     status = 413
-    title = "File too large"
+    title = "Content Too Large"  # the title of every 413, whichever layer refuses
 
     def __init__(self, limit: int) -> None:
         super().__init__(f"the upload exceeds the limit of {limit} bytes", limit=limit)

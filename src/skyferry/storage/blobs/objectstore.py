@@ -7,6 +7,7 @@ exceptions into the port's; obstore moves the bytes.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
         SuffixRange,
     )
     from obstore.store import ClientConfig, ObjectStore, S3Config
+
+log = logging.getLogger(__name__)
 
 _CHUNK = 1024 * 1024
 """Largest chunk ``get`` yields: big enough for throughput, small enough to hold many at once."""
@@ -198,16 +201,18 @@ class ObjectStoreBlobs:
             # a put would recreate a vanished root, so only a root we cannot write to is down
             root = self._store.prefix
             if not await asyncio.to_thread(_writable_directory, root):
-                raise StorageError(f"unreachable: {root} is not a writable directory", url=self.url)
+                raise _logged(
+                    StorageError(f"unreachable: {root} is not a writable directory", url=self.url)
+                )
         try:
             async with asyncio.timeout(_CHECK_SECONDS):
                 # listing, unlike a HEAD, tells a missing bucket from a missing key
                 await anext(obs.list(self._store, chunk_size=1), None)
         except TimeoutError as exc:
             reason = f"unreachable: no answer within {_CHECK_SECONDS:g} s"
-            raise StorageError(reason, url=self.url) from exc
+            raise _logged(StorageError(reason, url=self.url)) from exc
         except Exception as exc:
-            raise StorageError(f"unreachable: {_detail(exc)}", url=self.url) from exc
+            raise _logged(StorageError(f"unreachable: {_detail(exc)}", url=self.url)) from exc
 
     async def _chunks(self, key: str, stream: BytesStream) -> AsyncIterator[bytes]:
         while True:
@@ -230,7 +235,7 @@ class ObjectStoreBlobs:
         """obstore reports a missing object as the builtin FileNotFoundError on every backend."""
         if isinstance(exc, FileNotFoundError) and key is not None:
             return BlobNotFoundError(key, url=self.url)
-        return StorageError(_detail(exc), key=key, url=self.url)
+        return _logged(StorageError(_detail(exc), key=key, url=self.url))
 
 
 class _Body:
@@ -273,6 +278,12 @@ def _info(key: str, result: GetResult) -> BlobInfo:
 def _listed(meta: ObjectMeta) -> BlobInfo:
     """A listing carries no attributes, so no content type; head has it."""
     return BlobInfo(meta["path"], meta["size"], meta["e_tag"], meta["last_modified"])
+
+
+def _logged(error: StorageError) -> StorageError:
+    """Log a failure with its local paths, which the error's message, made for clients, cuts."""
+    log.warning("blob store failed: %s", error.log_detail)
+    return error
 
 
 def _writable_directory(path: Path) -> bool:
