@@ -37,9 +37,9 @@ def _migrate(url: str, barrier: Barrier, results: Queue[tuple[int, str]], index:
 
 
 def test_processes_starting_together_all_migrate_the_same_fresh_database(
-    database_url: str,
+    empty_database_url: str,
 ) -> None:
-    settings = load_settings(database_url=database_url)
+    settings = load_settings(database_url=empty_database_url)
     settings.ensure_local_dirs()
     url = settings.sqlalchemy_url
     # the fork server imports what migrating needs once; each process forked from it starts at
