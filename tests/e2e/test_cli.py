@@ -106,8 +106,8 @@ def test_sigterm_lets_the_running_job_finish(tmp_path: Path) -> None:
         stop(api)
 
 
-def test_db_upgrade_migrates_an_empty_database(database_url: str, tmp_path: Path) -> None:
-    env = skyferry_env(tmp_path, database_url)
+def test_db_upgrade_migrates_an_empty_database(empty_database_url: str, tmp_path: Path) -> None:
+    env = skyferry_env(tmp_path, empty_database_url)
     first = subprocess.run(
         [SKYFERRY, "db", "upgrade"],
         env=env,

@@ -73,7 +73,7 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
         yield load_settings(**overrides)
         return
     admin = request.getfixturevalue("postgres_admin_url")
-    url = create_postgres_database(admin)
+    url = create_postgres_database(admin, request.getfixturevalue("postgres_template"))
     try:
         yield load_settings(**{**overrides, "database_url": url})
     finally:

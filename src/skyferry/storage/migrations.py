@@ -7,7 +7,9 @@ every loaded service's tables beside the core's, so autogenerate sees the whole 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,12 +51,48 @@ def upgrade(engine: Engine, services: Sequence[Service[Any]], revision: str = "h
 
     Each service's migrations are a branch of their own off the core's, hence ``heads``.
     """
-    with engine.begin() as connection:
+    with _sqlite_file_lock(engine), engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+        elif connection.dialect.name == "sqlite":
+            # the driver runs DDL outside any transaction, so two processes migrating one fresh
+            # file both create the same tables ("table ... already exists"); a write
+            # transaction makes the others wait (busy timeout) until the first commits, and
+            # rolls a failed migration back whole
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
         alembic = config(engine, services)
         alembic.attributes["connection"] = connection
         command.upgrade(alembic, revision)
+
+
+@contextmanager
+def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
+    """On SQLite, hold an exclusive lock on a file beside the database while migrating.
+
+    The write transaction alone is not enough for a fresh file: the first connection of each
+    process switches it to WAL, and SQLite fails a second switch at the same moment with
+    "database is locked" without waiting. Taken before connecting, this lock puts those first
+    connections in a row too. POSIX only; elsewhere the write transaction serialises alone.
+    """
+    database = engine.url.database
+    if (
+        engine.dialect.name != "sqlite"
+        or sys.platform == "win32"
+        or not database
+        or database == ":memory:"
+        or database.startswith("file:")
+        or not Path(database).parent.is_dir()  # SQLite itself reports the missing directory
+    ):
+        yield
+        return
+    import fcntl
+
+    with Path(f"{database}-migrate.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def current(engine: Engine) -> tuple[str, ...]:
