@@ -22,7 +22,7 @@ from skyferry.problems import install_problem_handlers, problem_response
 from skyferry.storage import migrations
 from skyferry.storage.blobs import open_blob_store
 from skyferry.storage.errors import StorageError
-from skyferry.storage.sql import check_database, create_engine
+from skyferry.storage.sql import check_database, open_database
 
 
 class SkyferryAPI(FastAPI):
@@ -32,7 +32,7 @@ class SkyferryAPI(FastAPI):
 
 def build_runtime(settings: Settings) -> Runtime:
     settings.ensure_local_dirs()
-    database = create_engine(settings.sqlalchemy_url)
+    database = open_database(settings)
     blobs = open_blob_store(settings.blob_url, endpoint_url=settings.aws_endpoint_url)
     return Runtime(settings=settings, database=database, blobs=blobs)
 

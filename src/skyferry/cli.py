@@ -86,7 +86,7 @@ def worker() -> None:
     from skyferry.logs import configure_logging
     from skyferry.storage import migrations
 
-    settings = _settings()
+    settings = _settings(process_role="worker")
     configure_logging(settings)
     rt = build_runtime(settings)
     if settings.migrate_on_start:

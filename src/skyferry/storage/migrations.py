@@ -25,6 +25,8 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
     """
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
+            # a migration may rightly run longer than the statement timeout requests get
+            connection.execute(sa.text("SET LOCAL statement_timeout = 0"))
             connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
         config = _config(engine)
         config.attributes["connection"] = connection
