@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, ParamSpec, TypeVar
@@ -13,7 +14,7 @@ from skyferry.jobs import runtime
 from skyferry.jobs.fanout import FanOutResult, RateLimit, run_fan_out
 from skyferry.jobs.retry import Retry
 from skyferry.jobs.tables import job_progress
-from skyferry.storage.sql import upsert
+from skyferry.storage.sql import retry_while_unreachable, upsert
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -31,8 +32,17 @@ class JobContext:
         self.runtime = runtime.current()
 
     async def progress(self, done: int, total: int | None = None, message: str = "") -> None:
-        """Record progress durably, so any process can show it while the job runs."""
-        await asyncio.to_thread(write_progress, self.runtime, self.id, done, total, message)
+        """Record progress durably, so any process can show it while the job runs.
+
+        During a database outage this waits for the database to come back rather than fail
+        the job: the job's next checkpoint would wait for it anyway, and a lost write would
+        leave the last progress a job shows wrong for good.
+        """
+        await retry_while_unreachable(
+            lambda: asyncio.to_thread(write_progress, self.runtime, self.id, done, total, message),
+            what="a progress write",
+            give_up_after=self.runtime.settings.database_outage_seconds,
+        )
 
     async def step(
         self,
@@ -61,7 +71,30 @@ class JobContext:
             options["name"] = name
         if timeout_seconds is not None:
             options["timeout_seconds"] = timeout_seconds
-        return await DBOS.run_step_async(options, fn, *args, **kwargs)
+        return await DBOS.run_step_async(options, self._riding_out_outages(fn), *args, **kwargs)
+
+    def _riding_out_outages(
+        self, fn: Callable[P, Coroutine[Any, Any, R]]
+    ) -> Callable[P, Coroutine[Any, Any, R]]:
+        """``fn``, run again while the database is unreachable, without spending its retries.
+
+        A step's retry policy is for its own failures; a database outage of a minute would
+        exhaust any sensible policy (three tries in 1.5 s by default) and fail the job for
+        good. A step that met an outage had not finished (its checkpoint comes after it), so
+        running it again is what DBOS would do after a crash. The wrapper keeps ``fn``'s name,
+        which DBOS records as the step's name.
+        """
+        give_up_after = self.runtime.settings.database_outage_seconds
+
+        @functools.wraps(fn)
+        async def step(*args: P.args, **kwargs: P.kwargs) -> R:
+            return await retry_while_unreachable(
+                lambda: fn(*args, **kwargs),
+                what=f"step {fn.__qualname__}",
+                give_up_after=give_up_after,
+            )
+
+        return step
 
     async def fan_out(
         self,
@@ -91,6 +124,7 @@ class JobContext:
             rate_limit=rate_limit,
             retry=retry,
             on_progress=self._fan_out_progress(name) if report_progress else None,
+            give_up_after=self.runtime.settings.database_outage_seconds,
         )
 
     def _fan_out_progress(self, name: str) -> Callable[[int, int], Awaitable[None]]:
