@@ -6,14 +6,22 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from skyferry.storage.sql import is_database_unreachable, is_statement_timeout
+
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+
+DATABASE_RETRY_AFTER_SECONDS = 5
+"""What a 503 for an unreachable database asks clients to wait: long enough not to hammer a
+database coming back up, short enough that most outages (a failover, a restart) cost one try."""
 
 
 class Problem(Exception):
@@ -58,6 +66,17 @@ def problem_response(
         body["instance"] = instance
     body.update(extensions)
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def database_unavailable(detail: str, **extensions: Any) -> Problem:
+    """503 with Retry-After: the database is unreachable or too slow now, not the request wrong."""
+    return Problem(
+        503,
+        detail,
+        title="Database unavailable",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        **extensions,
+    )
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -107,6 +126,26 @@ def install_problem_handlers(app: FastAPI) -> None:
             instance=request.url.path,
             errors=errors,
         )
+
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        # any route, any service: a database that is down or stuck is a 503, not a 500
+        if not (is_database_unreachable(exc) or is_statement_timeout(exc)):
+            return await _unexpected(request, exc)
+        cause = exc.orig if isinstance(exc, sa.exc.DBAPIError) and exc.orig else exc
+        log.warning(
+            "database unavailable: %s",
+            type(cause).__name__,
+            extra={"path": request.url.path},
+        )
+        return await _problem(
+            request,
+            database_unavailable(
+                "the database is unreachable or too slow right now; try again shortly"
+            ),
+        )
+
+    app.add_exception_handler(sa.exc.SQLAlchemyError, _database)
+    app.add_exception_handler(psycopg.Error, _database)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

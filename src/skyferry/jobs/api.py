@@ -13,11 +13,12 @@ from skyferry.jobs.engine import (
     JobEngine,
     JobNotFinishedError,
     JobNotFoundError,
+    SubmitNotConfirmedError,
 )
 from skyferry.jobs.kinds import JobKind
 from skyferry.jobs.models import Job, JobPage, JobResult, JobStatus
 from skyferry.jobs.records import InvalidCursorError
-from skyferry.problems import Problem
+from skyferry.problems import Problem, database_unavailable
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
@@ -50,12 +51,16 @@ async def accept(
     """Enqueue and answer ``202 Accepted`` with ``Location: /jobs/{id}``.
 
     ``body`` replaces the job record as the response body (services show their own resource).
-    A repeated idempotent submit answers 200 with the same job.
+    A repeated idempotent submit answers 200 with the same job. When the database is
+    unreachable the answer is 503 naming the id the job would have, so a client can tell
+    whether the job exists once the database is back.
     """
     try:
         job, created = await engine.submit(kind, params, idempotency_key)
     except IdempotencyConflictError as exc:
         raise Problem(422, str(exc), title="Idempotency-Key reused", job_id=exc.job_id) from exc
+    except SubmitNotConfirmedError as exc:
+        raise database_unavailable(str(exc), job_id=exc.job_id) from exc
     content = body if body is not None else job.model_dump(mode="json")
     return JSONResponse(
         content,

@@ -1,4 +1,12 @@
-"""The job engine: the one place that starts, stops and queries DBOS."""
+"""The job engine: the one place that starts, stops and queries DBOS.
+
+Two handles on DBOS's tables: DBOS itself runs the jobs, and on a lost connection it blocks and
+retries until the database is back, which is right for a running job (it pauses, loses
+nothing). What a request asks (submit, status, list, cancel, result) goes through a
+``DBOSClient`` that raises instead, so the API answers 503 at once during an outage rather
+than after it (one request answered after 133 s). On Postgres that client shares the
+application's engine and pool when DBOS's tables live in the application database.
+"""
 
 from __future__ import annotations
 
@@ -13,15 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from dbos import (
-    DBOS,
-    DBOSConfig,
-    Queue,
-    SetWorkflowAttributes,
-    SetWorkflowID,
-    SetWorkflowTimeout,
-    WorkflowHandleAsync,
-)
+from dbos import DBOS, DBOSClient, DBOSConfig, WorkflowHandleAsync
 from pydantic import BaseModel
 
 from skyferry import __version__
@@ -38,6 +38,13 @@ from skyferry.jobs.records import (
 )
 from skyferry.jobs.tables import job_progress
 from skyferry.jobs.workers import WorkerMonitor
+from skyferry.storage.sql import (
+    check_database,
+    is_database_unreachable,
+    open_database,
+    postgres_connect_args,
+    waiting_connector,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +69,21 @@ class IdempotencyConflictError(Exception):
         self.job_id = job_id
 
 
+class SubmitNotConfirmedError(Exception):
+    """The database became unreachable during a submit: the job may or may not exist now.
+
+    ``job_id`` is the id the job has if it was created: ``GET /jobs/{job_id}`` tells, and a
+    submit repeated with the same Idempotency-Key returns that job instead of a second one.
+    """
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(
+            f"the database is unreachable; job {job_id} may not have been created. "
+            "Repeat the request with the same Idempotency-Key, or GET the job, once it is back"
+        )
+        self.job_id = job_id
+
+
 class JobNotFinishedError(Exception):
     def __init__(self, job: Job) -> None:
         super().__init__(f"job {job.id} is {job.status.value}; it has no result")
@@ -81,24 +103,31 @@ class JobEngine:
         self.run_workers = run_workers
         self.executor_id = rt.settings.executor_id or new_executor_id()
         self._monitor: WorkerMonitor | None = None
-        self._queue: Queue
+        self._requests: DBOSClient
+        self._requests_engine: sa.Engine | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     def start(self) -> None:
+        # DBOS's connects wait out an outage; a database that is not there at start-up is more
+        # likely a wrong URL than an outage, and should stop the process with that message
+        check_database(self.runtime.database)
         runtime.install(self.runtime)
         DBOS(config=self._dbos_config())
         if not self.run_workers:
             DBOS.listen_queues([])
         DBOS.launch()
-        self._queue = DBOS.register_queue(
+        DBOS.register_queue(
             QUEUE_NAME,
             worker_concurrency=self.settings.worker_concurrency,
             polling_interval_sec=self.settings.queue_polling_seconds,
             on_conflict="always_update",
         )
+        self._requests = self._request_client()
         if self.run_workers:
-            self._monitor = WorkerMonitor(self.runtime.database, self.executor_id, self.settings)
+            self._monitor = WorkerMonitor(
+                self.runtime.database, self.executor_id, self.settings, self._requests
+            )
             self._monitor.start()
         log.info(
             "job engine started",
@@ -115,22 +144,78 @@ class JobEngine:
         if self._monitor is not None:
             self._monitor.stop()
             self._monitor = None
+        self._requests.destroy()
+        if self._requests_engine is not None:
+            self._requests_engine.dispose()
         runtime.install(None)
 
+    def _request_client(self) -> DBOSClient:
+        """The handle requests use: it raises on a lost connection instead of waiting."""
+        settings = self.settings
+        system_url = settings.dbos_system_url
+        timeout = settings.database_statement_timeout_seconds
+        options: dict[str, Any] = {
+            "application_name": "skyferry",
+            "retry_connection_errors": False,
+            "lazy": True,
+            "observability_query_timeout_sec": timeout if timeout > 0 else None,
+        }
+        if system_url.startswith("sqlite"):
+            return DBOSClient(system_database_url=system_url, **options)
+        engine = self.runtime.database
+        if settings.uses_own_system_database:
+            # our engine factory, for the same timeouts, pooler handling and application_name
+            engine = self._requests_engine = open_database(
+                settings, url=settings.system_sqlalchemy_url, name="requests"
+            )
+        return DBOSClient(system_database_engine=engine, **options)
+
     def _dbos_config(self) -> DBOSConfig:
-        return {
+        config: DBOSConfig = {
             "name": "skyferry",
             "system_database_url": self.settings.dbos_system_url,
             "executor_id": self.executor_id,
             # DBOS's default version is a hash of the workflow code, so a redeploy of the same
             # release (a dyno restart with a new slug) would strand the jobs of the old processes
-            "application_version": self.settings.app_version or f"skyferry-{__version__}",
+            "application_version": self._app_version,
             "log_level": self.settings.log_level,
-            # every job's steps and the fan-out writer share this pool; DBOS's default of 20
-            # starves a process running dozens of jobs at once
-            "sys_db_pool_size": max(20, self.settings.worker_concurrency // 2),
+            # DBOS's connections of this process: each job's step checkpoints (short
+            # transactions), dequeueing and DBOS's background threads. The connection budget
+            # in README's settings table counts them, plus the one DBOS holds for LISTEN.
+            "sys_db_pool_size": self.settings.system_database_pool_size,
             "max_executor_threads": max(64, self.settings.worker_concurrency * 2),
         }
+        if self.settings.dbos_system_url.startswith("postgresql"):
+            connect_args = postgres_connect_args(
+                application_name=self.settings.application_name("dbos"),
+                connect_timeout_seconds=self.settings.database_connect_timeout_seconds,
+                pooler=self.settings.database_pooler,
+            )
+            config["db_engine_kwargs"] = {
+                # DBOS's defaults, except how it connects; with no overflow the pool size is
+                # the most connections it opens. No statement timeout: a checkpoint cancelled
+                # half way is an error DBOS does not retry, and it fails the job.
+                "pool_timeout": 30,
+                "max_overflow": 0,
+                "pool_pre_ping": True,
+                # connects wait out an outage, so jobs resume as soon as the database is back;
+                # the system database must exist (it is created like the application's)
+                "creator": waiting_connector(
+                    self.settings.dbos_system_url,
+                    connect_args,
+                    give_up_after=self.settings.database_outage_seconds,
+                ),
+            }
+        if self.settings.database_pooler == "transaction":
+            # DBOS SETs idle_in_transaction_session_timeout on each new connection; through a
+            # transaction pooler that session setting would stay on a server connection other
+            # clients share. The pooler's own idle_transaction_timeout does that job there.
+            config["sys_db_idle_transaction_timeout_sec"] = 0
+        return config
+
+    @property
+    def _app_version(self) -> str:
+        return self.settings.app_version or f"skyferry-{__version__}"
 
     # -- commands --------------------------------------------------------------------------------
 
@@ -140,6 +225,9 @@ class JobEngine:
         """Enqueue a job; returns it and whether it is new (False for a repeated idempotent call).
 
         A plain submit is one write (DBOS's enqueue); the record is built from what was written.
+        If the database becomes unreachable meanwhile, :class:`SubmitNotConfirmedError` names
+        the id the job has if the write got through: the write is one transaction, so the job
+        either exists whole or not at all, and the same Idempotency-Key finds it again.
         """
         payload = params.model_dump(mode="json")
         fingerprint = _fingerprint(kind.name, payload)
@@ -147,17 +235,39 @@ class JobEngine:
             job_id = uuid.uuid4().hex
         else:
             job_id = str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{kind.name}\0{idempotency_key}"))
+        try:
+            return await self._submit(kind, job_id, payload, fingerprint, idempotency_key)
+        except sa.exc.SQLAlchemyError as exc:
+            if is_database_unreachable(exc):
+                raise SubmitNotConfirmedError(job_id) from exc
+            raise
+
+    async def _submit(
+        self,
+        kind: JobKind[Any],
+        job_id: str,
+        payload: dict[str, Any],
+        fingerprint: str,
+        idempotency_key: str | None,
+    ) -> tuple[Job, bool]:
+        if idempotency_key is not None:
             existing = await self._status(job_id)
             if existing is not None:
                 return await self._idempotent_match(existing, fingerprint), False
         created_at = datetime.now(UTC)
         timeout = kind.timeout_seconds or self.settings.default_job_timeout_seconds
-        with (
-            SetWorkflowID(job_id),
-            SetWorkflowTimeout(timeout),
-            SetWorkflowAttributes({"request": fingerprint}),
-        ):
-            await self._queue.enqueue_async(kind.workflow, payload)
+        await self._requests.enqueue_async(
+            {
+                "queue_name": QUEUE_NAME,
+                "workflow_name": kind.workflow_name,
+                "workflow_id": job_id,
+                "workflow_timeout": timeout,
+                "attributes": {"request": fingerprint},
+                # what DBOS's own enqueue stamps: only workers of this version run the job
+                "app_version": self._app_version,
+            },
+            payload,
+        )
         if idempotency_key is not None:
             # two racing submits with one key both get here; the loser must see a mismatch too
             return await self._idempotent_match(await self._status(job_id), fingerprint), True
@@ -176,7 +286,9 @@ class JobEngine:
 
     async def get_many(self, job_ids: list[str]) -> list[Job]:
         """Several jobs in one query; unknown ids are left out."""
-        workflows = await DBOS.list_workflows_async(workflow_ids=job_ids, load_input=False)
+        workflows = await self._requests.list_workflows_async(
+            workflow_ids=job_ids, load_input=False
+        )
         workflows = [w for w in workflows if kind_of_workflow(w.name) is not None]
         progress = await asyncio.to_thread(self._progress, [w.workflow_id for w in workflows])
         return [to_job(w, progress.get(w.workflow_id)) for w in workflows]
@@ -193,7 +305,7 @@ class JobEngine:
             before_ms, offset = _now_ms(), 0
         else:
             before_ms, offset = decode_cursor(cursor)
-        workflows = await DBOS.list_workflows_async(
+        workflows = await self._requests.list_workflows_async(
             name=WORKFLOW_PREFIX + kind if kind else None,
             status=DBOS_STATUSES[status] if status else None,
             end_time=datetime.fromtimestamp(before_ms / 1000, UTC).isoformat(),
@@ -213,7 +325,7 @@ class JobEngine:
     async def cancel(self, job_id: str) -> Job:
         job = await self.get(job_id)
         if not job.status.is_final:
-            await DBOS.cancel_workflow_async(job_id)
+            await self._requests.cancel_workflow_async(job_id)
             job = await self.get(job_id)
         return job
 
@@ -221,7 +333,7 @@ class JobEngine:
         job = await self.get(job_id)
         if job.status is not JobStatus.SUCCEEDED:
             raise JobNotFinishedError(job)
-        handle: WorkflowHandleAsync[Any] = await DBOS.retrieve_workflow_async(job_id)
+        handle: WorkflowHandleAsync[Any] = await self._requests.retrieve_workflow_async(job_id)
         return await handle.get_result()
 
     async def wait(self, job_id: str, poll_seconds: float = 0.1) -> Job:
@@ -236,7 +348,7 @@ class JobEngine:
 
     async def _status(self, job_id: str) -> Any:
         # outputs load too: a failed job's error travels with them (results should stay small)
-        found = await DBOS.list_workflows_async(workflow_ids=[job_id], load_input=False)
+        found = await self._requests.list_workflows_async(workflow_ids=[job_id], load_input=False)
         return found[0] if found and kind_of_workflow(found[0].name) else None
 
     async def _to_job(self, workflow: Any) -> Job:

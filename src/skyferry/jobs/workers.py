@@ -4,6 +4,11 @@ DBOS resumes a crashed process's workflows only when a process with the same exe
 restarts. Containers and dynos come back with new ids, so each worker also looks for running
 jobs whose executor has stopped heartbeating and re-enqueues them. DBOS's ownership check makes
 that safe: if the "dead" worker was only slow, its next checkpoint write is refused.
+
+After a database outage every worker's heartbeat is stale at once, and live workers come back
+one by one; a worker judging the others too early would take over jobs that are still running
+(and redo their steps). So a worker judges others only once its own heartbeats have been
+landing for a whole executor timeout: by then every live worker has beaten again.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import threading
 import time
 
 import sqlalchemy as sa
-from dbos import DBOS
+from dbos import DBOS, DBOSClient
 
 from skyferry.config import Settings
 from skyferry.jobs.tables import workers
@@ -25,12 +30,20 @@ log = logging.getLogger(__name__)
 
 
 class WorkerMonitor:
-    def __init__(self, database: sa.Engine, executor_id: str, settings: Settings) -> None:
+    """``requests`` answers the listing of running jobs; it raises on a lost connection, so a
+    database outage never holds the heartbeat thread in DBOS's own retry loop."""
+
+    def __init__(
+        self, database: sa.Engine, executor_id: str, settings: Settings, requests: DBOSClient
+    ) -> None:
         self._database = database
         self._executor_id = executor_id
+        self._requests = requests
         self._interval = settings.heartbeat_seconds
         self._timeout = settings.executor_timeout_seconds
         self._started_at = time.time()
+        # since when this worker's beats have landed without a failure (monotonic clock)
+        self._beating_since = time.monotonic()
         self._stop = threading.Event()
         self._recovering = True
         self._thread = threading.Thread(target=self._loop, name="skyferry-heartbeat", daemon=True)
@@ -69,7 +82,11 @@ class WorkerMonitor:
 
     def recover_dead(self) -> list[str]:
         """Re-enqueue the running jobs of every executor that stopped heartbeating."""
-        running = DBOS.list_workflows(status="PENDING", load_input=False, load_output=False)
+        if time.monotonic() - self._beating_since < self._timeout:
+            return []  # just started, or the database just came back: others may be alive
+        running = self._requests.list_workflows(
+            status="PENDING", load_input=False, load_output=False
+        )
         owners = {w.executor_id for w in running if w.executor_id} - {self._executor_id}
         if not owners:
             return []
@@ -90,8 +107,13 @@ class WorkerMonitor:
         while not self._stop.wait(self._interval):
             try:
                 self.beat()
+            except Exception:
+                # a database blip must not kill the heartbeat; the next beat tries again
+                log.warning("worker heartbeat failed", exc_info=True)
+                self._beating_since = time.monotonic()
+                continue
+            try:
                 if self._recovering:
                     self.recover_dead()
             except Exception:
-                # a database blip must not kill the heartbeat; the next beat tries again
-                log.exception("worker heartbeat failed")
+                log.warning("looking for silent workers failed", exc_info=True)
