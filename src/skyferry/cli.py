@@ -105,7 +105,9 @@ def worker() -> None:
 
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "heads") -> None:
-    """Apply schema migrations to SKYFERRY_DATABASE_URL."""
+    """Apply schema migrations to SKYFERRY_DATABASE_URL, and DBOS's to its system database."""
+    from dbos import DBOS
+
     from skyferry.storage import migrations
     from skyferry.storage.sql import create_engine
 
@@ -115,6 +117,10 @@ def db_upgrade(revision: str = "heads") -> None:
     migrations.upgrade(engine, revision)
     console.print(f"database at revision {', '.join(migrations.current(engine))}")
     engine.dispose()
+    # processes behind a transaction pooler only check DBOS's schema (its migrations take a
+    # session lock), so this, run against Postgres directly, is where it is created
+    DBOS.migrate(settings.dbos_system_url)
+    console.print("DBOS system tables up to date")
 
 
 # -- jobs, over HTTP -----------------------------------------------------------------------------

@@ -211,6 +211,9 @@ class JobEngine:
             # transaction pooler that session setting would stay on a server connection other
             # clients share. The pooler's own idle_transaction_timeout does that job there.
             config["sys_db_idle_transaction_timeout_sec"] = 0
+            # DBOS's migrations serialise on a session advisory lock, which a transaction
+            # pooler cannot keep; `skyferry db upgrade` runs them against Postgres directly
+            config["run_migrations"] = False
         return config
 
     @property
