@@ -46,8 +46,7 @@ class PrivatePostgres:
         self.data = self.root / "data"
         self.log = self.root / "server.log"
         self._user = pwd.getpwnam("postgres") if os.geteuid() == 0 else None
-        if self._user is not None:
-            os.chown(self.root, self._user.pw_uid, self._user.pw_gid)
+        self.give(self.root)
         self._run(
             "initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
             "--no-sync", "--no-instructions",
@@ -94,8 +93,67 @@ class PrivatePostgres:
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def _run(self, tool: str, *args: str) -> None:
-        command = [str(self.bin / tool), *args]
+    def give(self, path: Path) -> None:
+        """Make ``path`` the server's user's, so the tools running as that user can use it."""
         if self._user is not None:
-            command = ["runuser", "-u", "postgres", "--", *command]
+            os.chown(path, self._user.pw_uid, self._user.pw_gid)
+
+    def as_server_user(self, command: list[str]) -> list[str]:
+        """``command`` run as the server's user: ``postgres`` when the tests run as root."""
+        return command if self._user is None else ["runuser", "-u", "postgres", "--", *command]
+
+    def _run(self, tool: str, *args: str) -> None:
+        command = self.as_server_user([str(self.bin / tool), *args])
         subprocess.run(command, check=True, capture_output=True, timeout=120, cwd=self.root)
+
+
+class PgBouncer:
+    """PgBouncer in transaction mode in front of a :class:`PrivatePostgres`, on a free port.
+
+    Consecutive transactions of one client may run on different server connections, which is
+    what breaks session state (prepared statements, SET, LISTEN, session advisory locks).
+    """
+
+    def __init__(self, server: PrivatePostgres, database: str, *, pool_size: int = 4) -> None:
+        binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+        if not Path(binary).exists():
+            raise FileNotFoundError("no pgbouncer: apt-get install pgbouncer")
+        self.binary = binary
+        self.server = server
+        self.port = free_port()
+        self.config = server.root / "pgbouncer.ini"
+        users = server.root / "pgbouncer-users.txt"
+        users.write_text('"postgres" ""\n')
+        self.config.write_text(
+            "[databases]\n"
+            f"{database} = host=127.0.0.1 port={server.port} dbname={database}\n"
+            "[pgbouncer]\n"
+            f"listen_addr = 127.0.0.1\nlisten_port = {self.port}\nunix_socket_dir =\n"
+            f"auth_type = trust\nauth_file = {users}\n"
+            f"pool_mode = transaction\ndefault_pool_size = {pool_size}\nmax_client_conn = 500\n"
+            f"logfile = {server.root / 'pgbouncer.log'}\n"
+            f"pidfile = {server.root / 'pgbouncer.pid'}\n"
+        )
+        for path in (users, self.config):
+            server.give(path)
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        # PgBouncer refuses to run as root
+        command = self.server.as_server_user([self.binary, str(self.config)])
+        self._process = subprocess.Popen(command, cwd=self.server.root)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with psycopg.connect(self.url, connect_timeout=2, prepare_threshold=None):
+                    return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline or self._process.poll() is not None:
+                    raise
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            self._process.wait(timeout=30)
