@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.postgres import PrivatePostgres
+from tests.private_postgres import PrivatePostgres
 
 
 @pytest.fixture

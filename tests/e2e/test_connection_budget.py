@@ -18,9 +18,9 @@ import httpx
 import psycopg
 import pytest
 
-from tests.e2e.postgres import PrivatePostgres
 from tests.e2e.processes import skyferry_env, start, stop, wait_http
 from tests.polling import poll
+from tests.private_postgres import PrivatePostgres
 from tests.servers import free_port
 
 BUDGET = 30

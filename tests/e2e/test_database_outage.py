@@ -22,9 +22,9 @@ import pytest
 import sqlalchemy as sa
 
 from skyferry.config import load_settings
-from tests.e2e.postgres import PrivatePostgres
 from tests.e2e.processes import skyferry_env, start, stop, wait_http
 from tests.polling import poll
+from tests.private_postgres import PrivatePostgres
 from tests.servers import free_port
 
 OUTAGE_SECONDS = 30.0

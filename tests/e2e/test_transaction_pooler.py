@@ -1,9 +1,10 @@
 """The API behind PgBouncer in transaction mode (``SKYFERRY_DATABASE_POOLER=transaction``).
 
-Two requests of one client may reach Postgres over different server connections there. psycopg
-prepares a statement on the server after five uses, so without the setting the sixth status
-read of a job fails with 'prepared statement "_pg3_0" does not exist'. The worker connects to
-Postgres directly, as the README advises; `skyferry db upgrade` migrates both schemas first.
+Two transactions of one client may reach Postgres over different server connections there.
+psycopg prepares a statement on the server after five uses of a query, so without the setting
+requests soon fail with 'prepared statement "_pg3_0" already exists' (or 'does not exist'),
+answered 500. The worker connects to Postgres directly, as the README advises; `skyferry db
+upgrade` migrates both schemas first.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.postgres import PgBouncer, PrivatePostgres
 from tests.e2e.processes import SKYFERRY, skyferry_env, start, stop, wait_http
 from tests.polling import poll
+from tests.private_postgres import PgBouncer, PrivatePostgres
 from tests.servers import free_port
 
 

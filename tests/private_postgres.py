@@ -66,9 +66,13 @@ class PrivatePostgres:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def create_database(self, name: str = "skyferry") -> str:
-        with psycopg.connect(self.admin_url, autocommit=True) as connection:
+        with self.admin() as connection:
             connection.execute(f'CREATE DATABASE "{name}"')
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+
+    def admin(self) -> psycopg.Connection[tuple[object, ...]]:
+        """A connection as the superuser, outside any transaction."""
+        return psycopg.connect(self.admin_url, autocommit=True)
 
     def start(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start")
