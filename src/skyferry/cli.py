@@ -68,15 +68,20 @@ def _import_app(path: str) -> FastAPI:
     return found
 
 
-def _setup(app_path: str | None, *, run_workers: bool) -> tuple[FastAPI | None, Setup]:
+def _setup(
+    app_path: str | None, *, run_workers: bool, role: str | None = None
+) -> tuple[FastAPI | None, Setup]:
     """The app to serve (None: skyferry's own, built later) and what it runs with."""
     from skyferry.app import load_setup, setup_of
 
+    # the flags reach the settings (a team's app reads them in skyferry.install) through their
+    # environment twins
+    os.environ["SKYFERRY_WORKERS"] = "true" if run_workers else "false"
+    if role is not None:
+        os.environ["SKYFERRY_PROCESS_ROLE"] = role
     try:
         if app_path is None:
             return None, load_setup(default_services=None, run_workers=run_workers)
-        # the flag reaches the team's app through its env twin, read by skyferry.install
-        os.environ["SKYFERRY_WORKERS"] = "true" if run_workers else "false"
         imported = _import_app(app_path)
         return imported, setup_of(imported)
     except ConfigurationError as exc:
@@ -206,7 +211,7 @@ def worker(app_path: AppPath = None) -> None:
 
     from skyferry.app import running
 
-    _, setup = _setup(app_path, run_workers=True)
+    _, setup = _setup(app_path, run_workers=True, role="worker")
 
     async def run(setup: Setup) -> None:
         stop = asyncio.Event()
@@ -228,7 +233,10 @@ def db_upgrade(
         str | None, typer.Option("--app", envvar="SKYFERRY_APP", help="module:attribute")
     ] = None,
 ) -> None:
-    """Apply schema migrations (the core's and every loaded service's) to SKYFERRY_DATABASE_URL."""
+    """Apply schema migrations (the core's and every loaded service's) to SKYFERRY_DATABASE_URL,
+    and DBOS's to its system database."""
+    from dbos import DBOS
+
     from skyferry.storage import migrations
     from skyferry.storage.sql import create_engine
 
@@ -241,6 +249,10 @@ def db_upgrade(
         console.print(f"database at revision {', '.join(migrations.current(engine))}")
     finally:
         engine.dispose()
+    # processes behind a transaction pooler only check DBOS's schema (its migrations take a
+    # session lock), so this, run against Postgres directly, is where it is created
+    DBOS.migrate(settings.dbos_system_url)
+    console.print("DBOS system tables up to date")
 
 
 # -- jobs, over HTTP -----------------------------------------------------------------------------

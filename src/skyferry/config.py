@@ -17,6 +17,8 @@ M = TypeVar("M", bound=BaseModel)
 
 LogFormat = Literal["json", "text"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+DatabasePooler = Literal["none", "transaction"]
+ProcessRole = Literal["serve", "api", "worker"]
 
 DEFAULT_HOME = Path(".skyferry")
 
@@ -56,6 +58,44 @@ class Settings(BaseSettings):
     system_database_url: str | None = Field(
         default=None,
         description="URL of the DBOS system database; derived from database_url when unset.",
+    )
+    database_pool_size: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="Connections each process keeps to the application database (no overflow).",
+    )
+    system_database_pool_size: int = Field(
+        default=8,
+        ge=2,
+        le=1000,
+        description="Connections DBOS keeps per process to its system database, plus one it "
+        "holds for LISTEN.",
+    )
+    database_connect_timeout_seconds: int = Field(
+        default=2,
+        ge=2,
+        le=300,
+        description="Give up a database connect after this long (libpq's minimum is 2 s).",
+    )
+    database_statement_timeout_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="Postgres cancels a statement of ours running longer; 0 means no limit.",
+    )
+    database_pooler: DatabasePooler = Field(
+        default="none",
+        description="`transaction` behind PgBouncer/Supavisor in transaction mode: no prepared "
+        "statements or session settings.",
+    )
+    database_outage_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="Job code waits this long for an unreachable database before it fails.",
+    )
+    process_role: ProcessRole | None = Field(
+        default=None,
+        description="What this process does, for application_name; `skyferry worker` sets it.",
     )
     blob_url: str = Field(
         default=f"file://./{DEFAULT_HOME}/blobs",
@@ -151,6 +191,25 @@ class Settings(BaseSettings):
         return self.database_url.startswith("postgresql")
 
     @property
+    def role(self) -> ProcessRole:
+        """``serve`` runs requests and jobs, ``api`` only requests, ``worker`` only jobs."""
+        if self.process_role is not None:
+            return self.process_role
+        return "serve" if self.workers else "api"
+
+    def application_name(self, part: str | None = None) -> str:
+        """How this process's connections are named in ``pg_stat_activity``: one role, one
+        prefix, so a connection budget can be checked per kind of process."""
+        return f"skyferry-{self.role}" + (f"-{part}" if part else "")
+
+    @property
+    def uses_own_system_database(self) -> bool:
+        """True when DBOS's tables live in a database other than the application's."""
+        return self.dbos_system_url != self.database_url.replace(
+            "postgresql+psycopg://", "postgresql://"
+        )
+
+    @property
     def migrate_on_start(self) -> bool:
         return self.auto_migrate if self.auto_migrate is not None else not self.is_postgres
 
@@ -158,6 +217,11 @@ class Settings(BaseSettings):
     def sqlalchemy_url(self) -> str:
         """The application URL with the psycopg 3 driver named, which SQLAlchemy needs."""
         return _with_psycopg(self.database_url)
+
+    @property
+    def system_sqlalchemy_url(self) -> str:
+        """The DBOS system database URL with the psycopg 3 driver named, for our own engines."""
+        return _with_psycopg(self.dbos_system_url)
 
     @property
     def dbos_system_url(self) -> str:

@@ -79,13 +79,21 @@ class Unavailable(SkyferryError):
     """A backend (database, blob store, provider) cannot be reached: try again later."""
 
     status = 503
-    title = "Service Unavailable"
+    title: ClassVar[str | None] = "Service Unavailable"
     retry_after_seconds: ClassVar[int] = 5
+    """Long enough not to hammer a backend coming back up, short enough that most outages (a
+    failover, a restart) cost one try."""
 
     def __init__(self, detail: str, **extensions: Any) -> None:
         super().__init__(
             detail, headers={"Retry-After": str(self.retry_after_seconds)}, **extensions
         )
+
+
+class DatabaseUnavailable(Unavailable):
+    """The database is unreachable or too slow right now; the request itself was fine."""
+
+    title = "Database unavailable"
 
 
 def _rebuild(

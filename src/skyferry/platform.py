@@ -20,7 +20,7 @@ from skyferry.resources import Resource
 from skyferry.service import Service
 from skyferry.storage import migrations
 from skyferry.storage.blobs import BlobStore, open_blob_store
-from skyferry.storage.sql import create_engine
+from skyferry.storage.sql import open_database
 
 T = TypeVar("T")
 
@@ -61,7 +61,7 @@ def current() -> Platform:
 def build(settings: Settings, services: Sequence[Service[Any]]) -> Platform:
     """The platform's parts, not yet connected (engines connect on first use)."""
     settings.ensure_local_dirs()
-    database = create_engine(settings.sqlalchemy_url)
+    database = open_database(settings)
     blobs = open_blob_store(settings.blob_url, endpoint_url=settings.aws_endpoint_url)
     return Platform(settings=settings, database=database, blobs=blobs, services=services)
 

@@ -20,13 +20,16 @@ from collections.abc import Iterable
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from skyferry.errors import SkyferryError, Unavailable, status_title
+from skyferry.errors import DatabaseUnavailable, SkyferryError, status_title
+from skyferry.storage.sql import is_database_unreachable, is_statement_timeout
 
 log = logging.getLogger(__name__)
 
@@ -145,26 +148,31 @@ def install_problem_handlers(app: FastAPI) -> None:
             errors=errors,
         )
 
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        # any route, any service: a database that is down or stuck is a 503, not a 500
+        if not (is_database_unreachable(exc) or is_statement_timeout(exc)):
+            return await _unexpected(request, exc)
+        cause = exc.orig if isinstance(exc, sa.exc.DBAPIError) and exc.orig else exc
+        log.warning(
+            "database unavailable: %s", type(cause).__name__, extra={"path": request.url.path}
+        )
+        return error_response(
+            request,
+            DatabaseUnavailable(
+                "the database is unreachable or too slow right now; try again shortly"
+            ),
+        )
+
+    app.add_exception_handler(sa.exc.SQLAlchemyError, _database)
+    app.add_exception_handler(psycopg.Error, _database)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        if is_database_unavailable(exc):
-            log.warning("database unavailable: %s", type(exc).__name__)
-            return error_response(request, Unavailable("the database cannot be reached"))
         # the trace goes to the log, never to the client
         log.exception("unhandled error", extra={"path": request.url.path})
         return problem_response(
             500, "the server hit an unexpected error; it has been logged", instance=request.url.path
         )
-
-
-def is_database_unavailable(exc: BaseException) -> bool:
-    """A lost or refused connection (or an exhausted pool), as opposed to a bad statement."""
-    import psycopg
-    import sqlalchemy as sa
-
-    if isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)):
-        return True
-    return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))
 
 
 def _allowed_methods(request: Request) -> list[str]:

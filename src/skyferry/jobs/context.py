@@ -15,7 +15,7 @@ from skyferry.jobs.fanout import FanOutResult, RateLimit, run_fan_out
 from skyferry.jobs.retry import DEFAULT_STEP_RETRY, Retry
 from skyferry.jobs.tables import job_progress
 from skyferry.resources import Resource
-from skyferry.storage.sql import upsert
+from skyferry.storage.sql import retry_while_unreachable, upsert
 
 T = TypeVar("T")
 
@@ -33,9 +33,18 @@ class JobContext:
         return self.platform.resource(resource)
 
     async def progress(self, done: int, total: int | None = None, message: str = "") -> None:
-        """Record progress durably, so any process can show it while the job runs."""
-        await asyncio.to_thread(
-            write_progress, self.platform.database, self.id, done, total, message
+        """Record progress durably, so any process can show it while the job runs.
+
+        During a database outage this waits for the database to come back rather than fail
+        the job: the job's next checkpoint would wait for it anyway, and a lost write would
+        leave the last progress a job shows wrong for good.
+        """
+        await retry_while_unreachable(
+            lambda: asyncio.to_thread(
+                write_progress, self.platform.database, self.id, done, total, message
+            ),
+            what="a progress write",
+            give_up_after=self.platform.settings.database_outage_seconds,
         )
 
     async def fan_out(
@@ -66,6 +75,7 @@ class JobContext:
             rate_limit=rate_limit,
             retry=retry,
             on_progress=self._fan_out_progress(name) if report_progress else None,
+            give_up_after=self.platform.settings.database_outage_seconds,
         )
 
     def _fan_out_progress(self, name: str) -> Callable[[int, int], Awaitable[None]]:

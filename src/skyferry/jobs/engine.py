@@ -1,4 +1,12 @@
-"""The job engine: the one place that starts, stops and queries DBOS."""
+"""The job engine: the one place that starts, stops and queries DBOS.
+
+Two handles on DBOS's tables: DBOS itself runs the jobs, and on a lost connection it blocks and
+retries until the database is back, which is right for a running job (it pauses, loses
+nothing). What a request asks (submit, status, list, cancel, result) goes through a
+``DBOSClient`` that raises instead, so the API answers 503 at once during an outage rather
+than after it (one request answered after 133 s). On Postgres that client shares the
+application's engine and pool when DBOS's tables live in the application database.
+"""
 
 from __future__ import annotations
 
@@ -15,19 +23,12 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from dbos import (
-    DBOS,
-    DBOSConfig,
-    Queue,
-    SetWorkflowID,
-    SetWorkflowTimeout,
-    WorkflowHandleAsync,
-)
+from dbos import DBOS, DBOSClient, DBOSConfig, WorkflowHandleAsync
 from pydantic import BaseModel
 
 from skyferry import __version__
 from skyferry.config import Settings
-from skyferry.errors import Problem, SkyferryError
+from skyferry.errors import DatabaseUnavailable, Problem, SkyferryError
 from skyferry.http.cursors import decode_cursor, encode_cursor
 from skyferry.jobs.kinds import WORKFLOW_PREFIX, JobKind, Submission, kind_of_workflow
 from skyferry.jobs.models import Job, JobPage, JobStatus, Progress
@@ -35,7 +36,14 @@ from skyferry.jobs.records import DBOS_STATUSES, JobCursor, new_job_record, to_j
 from skyferry.jobs.tables import fanout_items, idempotency_keys, job_progress
 from skyferry.jobs.workers import WorkerMonitor
 from skyferry.platform import Platform
-from skyferry.storage.sql import insert_missing
+from skyferry.storage.sql import (
+    check_database,
+    insert_missing,
+    is_database_unreachable,
+    open_database,
+    postgres_connect_args,
+    waiting_connector,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +72,22 @@ class IdempotencyConflictError(SkyferryError):
         super().__init__(
             "this Idempotency-Key was already used for a different request "
             f"(job {job_id}); use a new key for a new request",
+            job_id=job_id,
+        )
+        self.job_id = job_id
+
+
+class SubmitNotConfirmedError(DatabaseUnavailable):
+    """The database became unreachable during a submit: the job may or may not exist now.
+
+    ``job_id`` is the id the job has if it was created: ``GET /jobs/{job_id}`` tells, and a
+    submit repeated with the same Idempotency-Key returns that job instead of a second one.
+    """
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(
+            f"the database is unreachable; job {job_id} may not have been created. "
+            "Repeat the request with the same Idempotency-Key, or GET the job, once it is back",
             job_id=job_id,
         )
         self.job_id = job_id
@@ -143,7 +167,8 @@ class JobEngine:
         self.run_workers = run_workers
         self.executor_id = platform.settings.executor_id or new_executor_id()
         self._monitor: WorkerMonitor | None = None
-        self._queue: Queue
+        self._requests: DBOSClient
+        self._requests_engine: sa.Engine | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -165,16 +190,20 @@ class JobEngine:
             raise
 
     async def _launch(self) -> None:
+        # DBOS's connects wait out an outage; a database that is not there at start-up is more
+        # likely a wrong URL than an outage, and should stop the process with that message
+        await asyncio.to_thread(check_database, self.platform.database)
         DBOS(config=self._dbos_config())
         if not self.run_workers:
             DBOS.listen_queues([])
         DBOS.launch()
-        self._queue = await DBOS.register_queue_async(
+        await DBOS.register_queue_async(
             QUEUE_NAME,
             worker_concurrency=self.settings.worker_concurrency,
             polling_interval_sec=self.settings.queue_polling_seconds,
             on_conflict="always_update",
         )
+        self._requests = self._request_client()
         if self.run_workers:
             self._monitor = WorkerMonitor(self.platform.database, self.executor_id, self.settings)
             self._monitor.start()
@@ -194,22 +223,81 @@ class JobEngine:
         if self._monitor is not None:
             self._monitor.stop()
             self._monitor = None
+        self._requests.destroy()
+        if self._requests_engine is not None:
+            self._requests_engine.dispose()
         _current = None
 
+    def _request_client(self) -> DBOSClient:
+        """The handle requests use: it raises on a lost connection instead of waiting."""
+        settings = self.settings
+        system_url = settings.dbos_system_url
+        timeout = settings.database_statement_timeout_seconds
+        options: dict[str, Any] = {
+            "application_name": "skyferry",
+            "retry_connection_errors": False,
+            "lazy": True,
+            "observability_query_timeout_sec": timeout if timeout > 0 else None,
+        }
+        if system_url.startswith("sqlite"):
+            return DBOSClient(system_database_url=system_url, **options)
+        engine = self.platform.database
+        if settings.uses_own_system_database:
+            # our engine factory, for the same timeouts, pooler handling and application_name
+            engine = self._requests_engine = open_database(
+                settings, url=settings.system_sqlalchemy_url, name="requests"
+            )
+        return DBOSClient(system_database_engine=engine, **options)
+
     def _dbos_config(self) -> DBOSConfig:
-        return {
+        config: DBOSConfig = {
             "name": "skyferry",
             "system_database_url": self.settings.dbos_system_url,
             "executor_id": self.executor_id,
             # DBOS's default version is a hash of the workflow code, so a redeploy of the same
             # release (a dyno restart with a new slug) would strand the jobs of the old processes
-            "application_version": self.settings.app_version or f"skyferry-{__version__}",
+            "application_version": self._app_version,
             "log_level": self.settings.log_level,
-            # every job's steps and the fan-out writer share this pool; DBOS's default of 20
-            # starves a process running dozens of jobs at once
-            "sys_db_pool_size": max(20, self.settings.worker_concurrency // 2),
+            # DBOS's connections of this process: each job's step checkpoints (short
+            # transactions), dequeueing and DBOS's background threads. The connection budget
+            # in README's settings table counts them, plus the one DBOS holds for LISTEN.
+            "sys_db_pool_size": self.settings.system_database_pool_size,
             "max_executor_threads": max(64, self.settings.worker_concurrency * 2),
         }
+        if self.settings.dbos_system_url.startswith("postgresql"):
+            connect_args = postgres_connect_args(
+                application_name=self.settings.application_name("dbos"),
+                connect_timeout_seconds=self.settings.database_connect_timeout_seconds,
+                pooler=self.settings.database_pooler,
+            )
+            config["db_engine_kwargs"] = {
+                # DBOS's defaults, except how it connects; with no overflow the pool size is
+                # the most connections it opens. No statement timeout: a checkpoint cancelled
+                # half way is an error DBOS does not retry, and it fails the job.
+                "pool_timeout": 30,
+                "max_overflow": 0,
+                "pool_pre_ping": True,
+                # connects wait out an outage, so jobs resume as soon as the database is back;
+                # the system database must exist (it is created like the application's)
+                "creator": waiting_connector(
+                    self.settings.dbos_system_url,
+                    connect_args,
+                    give_up_after=self.settings.database_outage_seconds,
+                ),
+            }
+        if self.settings.database_pooler == "transaction":
+            # DBOS SETs idle_in_transaction_session_timeout on each new connection; through a
+            # transaction pooler that session setting would stay on a server connection other
+            # clients share. The pooler's own idle_transaction_timeout does that job there.
+            config["sys_db_idle_transaction_timeout_sec"] = 0
+            # DBOS's migrations serialise on a session advisory lock, which a transaction
+            # pooler cannot keep; `skyferry db upgrade` runs them against Postgres directly
+            config["run_migrations"] = False
+        return config
+
+    @property
+    def _app_version(self) -> str:
+        return self.settings.app_version or f"skyferry-{__version__}"
 
     # -- commands --------------------------------------------------------------------------------
 
@@ -223,14 +311,25 @@ class JobEngine:
         other submit with that key, however they race, gets ``created=False`` and the same job
         (or ``IdempotencyConflictError`` when its params differ).
         """
+        if idempotency_key is not None and not idempotency_key:
+            raise Problem(422, "an Idempotency-Key must not be empty", title="Invalid request")
+        job_id = uuid.uuid4().hex if idempotency_key is None else _job_id(kind, idempotency_key)
+        try:
+            return await self._submit(kind, job_id, params, idempotency_key)
+        except sa.exc.SQLAlchemyError as exc:
+            if is_database_unreachable(exc):
+                # the enqueue is one transaction: the job exists whole or not at all, and the
+                # same Idempotency-Key finds it again once the database is back
+                raise SubmitNotConfirmedError(job_id) from exc
+            raise
+
+    async def _submit(
+        self, kind: JobKind[Any, Any], job_id: str, params: BaseModel, idempotency_key: str | None
+    ) -> Submission:
         payload = params.model_dump(mode="json")
         if idempotency_key is None:
-            job_id = uuid.uuid4().hex
             await self._enqueue(kind, job_id, payload)
             return Submission(new_job_record(job_id, kind.name, payload, _now()), True)
-        if not idempotency_key:
-            raise Problem(422, "an Idempotency-Key must not be empty", title="Invalid request")
-        job_id = str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{kind.name}\0{idempotency_key}"))
         fingerprint = _fingerprint(kind.name, payload)
         created, stored = await asyncio.to_thread(self._claim_key, job_id, kind.name, fingerprint)
         if stored != fingerprint:
@@ -245,9 +344,18 @@ class JobEngine:
         return Submission(new_job_record(job_id, kind.name, payload, _now()), created)
 
     async def _enqueue(self, kind: JobKind[Any, Any], job_id: str, payload: dict[str, Any]) -> None:
-        timeout = kind.timeout_seconds or self.settings.default_job_timeout_seconds
-        with SetWorkflowID(job_id), SetWorkflowTimeout(timeout):
-            await self._queue.enqueue_async(kind.workflow, payload)
+        await self._requests.enqueue_async(
+            {
+                "queue_name": QUEUE_NAME,
+                "workflow_name": kind.workflow_name,
+                "workflow_id": job_id,
+                "workflow_timeout": kind.timeout_seconds
+                or self.settings.default_job_timeout_seconds,
+                # what DBOS's own enqueue stamps: only workers of this version run the job
+                "app_version": self._app_version,
+            },
+            payload,
+        )
 
     def _claim_key(self, job_id: str, kind: str, fingerprint: str) -> tuple[bool, str]:
         """Insert the key's row unless it exists: (whether this call did, its fingerprint)."""
@@ -273,7 +381,7 @@ class JobEngine:
 
     async def get_many(self, job_ids: list[str]) -> list[Job]:
         """Several jobs in one query; unknown ids are left out."""
-        workflows = await DBOS.list_workflows_async(workflow_ids=job_ids, load_input=True)
+        workflows = await self._requests.list_workflows_async(workflow_ids=job_ids, load_input=True)
         workflows = [w for w in workflows if kind_of_workflow(w.name) is not None]
         progress = await asyncio.to_thread(self._progress, [w.workflow_id for w in workflows])
         return [to_job(w, progress.get(w.workflow_id)) for w in workflows]
@@ -291,7 +399,7 @@ class JobEngine:
         else:
             position = decode_cursor(cursor, JobCursor)
             before_ms, offset = position.b, position.o
-        workflows = await DBOS.list_workflows_async(
+        workflows = await self._requests.list_workflows_async(
             name=WORKFLOW_PREFIX + kind if kind else None,
             status=DBOS_STATUSES[status] if status else None,
             end_time=datetime.fromtimestamp(before_ms / 1000, UTC).isoformat(),
@@ -312,7 +420,7 @@ class JobEngine:
     async def cancel(self, job_id: str) -> Job:
         job = await self.get(job_id)
         if not job.status.is_final:
-            await DBOS.cancel_workflow_async(job_id)
+            await self._requests.cancel_workflow_async(job_id)
             job = await self.get(job_id)
         return job
 
@@ -320,12 +428,12 @@ class JobEngine:
         job = await self.get(job_id)
         if job.status is not JobStatus.SUCCEEDED:
             raise JobNotFinishedError(job)
-        handle: WorkflowHandleAsync[Any] = await DBOS.retrieve_workflow_async(job_id)
+        handle: WorkflowHandleAsync[Any] = await self._requests.retrieve_workflow_async(job_id)
         return await handle.get_result()
 
     async def delete(self, job_id: str) -> None:
         """Forget a finished job: its record, steps, progress and idempotency key."""
-        await DBOS.delete_workflow_async(job_id)
+        await self._requests.delete_workflow_async(job_id)
         await asyncio.to_thread(self._delete_rows, job_id)
 
     def _delete_rows(self, job_id: str) -> None:
@@ -340,7 +448,7 @@ class JobEngine:
         if not JOB_ID.fullmatch(job_id):
             return None  # no job has such an id, and a NUL byte would not reach Postgres
         # outputs load too: a failed job's error travels with them (results should stay small)
-        found = await DBOS.list_workflows_async(workflow_ids=[job_id], load_input=True)
+        found = await self._requests.list_workflows_async(workflow_ids=[job_id], load_input=True)
         return found[0] if found and kind_of_workflow(found[0].name) else None
 
     async def _to_job(self, workflow: Any) -> Job:
@@ -356,6 +464,11 @@ class JobEngine:
                 row.job_id: Progress(done=row.done, total=row.total, message=row.message)
                 for row in connection.execute(query)
             }
+
+
+def _job_id(kind: JobKind[Any, Any], idempotency_key: str) -> str:
+    """The id a keyed submit's job has, the same for every submit with the key."""
+    return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{kind.name}\0{idempotency_key}"))
 
 
 def _fingerprint(kind: str, payload: dict[str, Any]) -> str:

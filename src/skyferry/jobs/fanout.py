@@ -6,11 +6,16 @@ A DBOS step per item would do the same with one workflow-row lock per item; meas
 1000 items of 100 ms at about a third of the ideal speed (see docs/benchmarks.md), while these
 checkpoints are written in batches by one writer: every outcome that finished while the previous
 batch was committing goes in the next transaction (group commit, no timer).
+
+A database outage pauses a fan-out rather than failing it: the writer holds its batch and tries
+again until the database is back (outcomes finished meanwhile join the batch), and an item whose
+own work met the outage runs again without spending its retries.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +28,7 @@ from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 
 from skyferry.jobs.retry import Retry
 from skyferry.jobs.tables import fanout_items
+from skyferry.storage.sql import retry_while_unreachable
 
 T = TypeVar("T")
 
@@ -82,22 +88,34 @@ async def run_fan_out(
     rate_limit: RateLimit | None,
     retry: Retry,
     on_progress: Callable[[int, int], Awaitable[None]] | None,
+    give_up_after: float | None = None,
 ) -> FanOutResult:
+    """``give_up_after``: seconds to wait out an unreachable database (None: no limit)."""
     if concurrency < 1:
         raise ValueError(f"fan-out concurrency must be >= 1, got {concurrency}")
-    finished = await asyncio.to_thread(_load_finished, database, job_id, name)
+    finished = await retry_while_unreachable(
+        lambda: asyncio.to_thread(_load_finished, database, job_id, name),
+        what=f"fan-out {name}",
+        give_up_after=give_up_after,
+    )
     total = len(items)
     progress = _ProgressReporter(on_progress, total, len(finished))
-    checkpoints = _CheckpointWriter(database, job_id, name)
+    checkpoints = _CheckpointWriter(database, job_id, name, give_up_after)
     writer = asyncio.create_task(checkpoints.run())
     semaphore = asyncio.Semaphore(concurrency)
     limiter = AsyncLimiter(rate_limit.calls, rate_limit.period_seconds) if rate_limit else None
 
-    async def attempt(item: T) -> Any:
+    async def call(item: T) -> Any:
         if limiter is not None:
             async with limiter:
                 return await fn(item)
         return await fn(item)
+
+    async def attempt(item: T) -> Any:
+        # the item's retries are for its own failures, not for the database being away
+        return await retry_while_unreachable(
+            lambda: call(item), what=f"fan-out {name} item", give_up_after=give_up_after
+        )
 
     async def run_item(index: int) -> None:
         async with semaphore:
@@ -141,10 +159,13 @@ async def _run_with_retry(
 class _CheckpointWriter:
     """One writer task; each transaction takes every outcome queued while the last one ran."""
 
-    def __init__(self, database: sa.Engine, job_id: str, name: str) -> None:
+    def __init__(
+        self, database: sa.Engine, job_id: str, name: str, give_up_after: float | None
+    ) -> None:
         self._database = database
         self._job_id = job_id
         self._name = name
+        self._give_up_after = give_up_after
         self._queued: list[tuple[ItemOutcome, asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
 
@@ -162,8 +183,14 @@ class _CheckpointWriter:
             batch, self._queued = self._queued, []
             if not batch:
                 continue
+            outcomes = [outcome for outcome, _ in batch]
             try:
-                await asyncio.to_thread(self._write, [outcome for outcome, _ in batch])
+                # an outage holds this batch; outcomes finishing meanwhile wait for the next one
+                await retry_while_unreachable(
+                    functools.partial(asyncio.to_thread, self._write, outcomes),
+                    what=f"fan-out {self._name} checkpoints",
+                    give_up_after=self._give_up_after,
+                )
             except Exception as exc:
                 for _, future in batch:
                     future.set_exception(exc)

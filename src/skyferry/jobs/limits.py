@@ -11,6 +11,9 @@ they already share holds the count: each limit is N slot rows, and a slot is a l
   slot frees itself when the lease runs out, so nothing needs to clean up after it.
 - Waiting is polling with backoff from 5 ms to 200 ms and jitter; on SQLite each try reads
   first, so that waiting holders do not queue for the write lock.
+- A database outage is more waiting, never a failure: a holder waiting for a slot polls on
+  (about once a second) until the database is back, and a holder giving its slot back tries
+  for up to a lease, after which the lease has run out and the slot is free anyway.
 
 Why not a DBOS queue with ``global_concurrency``: each provider call would become a child
 workflow, paying a queue round trip (about 60 ms idle, ``bench/results/jobs.json``) and a
@@ -36,7 +39,7 @@ from contextlib import asynccontextmanager, contextmanager
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from skyferry.storage.sql import metadata
+from skyferry.storage.sql import is_database_unreachable, metadata, retry_while_unreachable
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,7 @@ limit_slots = sa.Table(
 
 _MIN_POLL_SECONDS = 0.005
 _MAX_POLL_SECONDS = 0.2
+_OUTAGE_POLL_SECONDS = 1.0
 
 # (limit name, slots) whose rows exist in a database already: each engine inserts them once
 _created: weakref.WeakKeyDictionary[Engine, set[tuple[str, int]]] = weakref.WeakKeyDictionary()
@@ -86,22 +90,41 @@ class SharedLimit:
         finally:
             renewer.cancel()
             # give the slot back even when the body was cancelled (a cancelled job's step)
-            await asyncio.shield(asyncio.to_thread(self.release, slot, holder))
+            await asyncio.shield(self._give_back(slot, holder))
 
     async def acquire(self, holder: str) -> int:
         if (self.name, self.slots) not in _created.get(self.database, ()):
-            await asyncio.to_thread(self._ensure_slots)
+            await retry_while_unreachable(
+                lambda: asyncio.to_thread(self._ensure_slots),
+                what=f"shared limit {self.name}",
+                give_up_after=None,  # as long as waiting for a slot may take: no limit
+            )
         delay = _MIN_POLL_SECONDS
+        outage = False
         while True:
             attempt = asyncio.ensure_future(asyncio.to_thread(self.try_acquire, holder))
             try:
                 slot = await asyncio.shield(attempt)
             except asyncio.CancelledError:
                 # the UPDATE runs on in its thread and may take a slot: give that one back
-                taken = await attempt
+                try:
+                    taken = await attempt
+                except sa.exc.SQLAlchemyError:
+                    taken = None  # it failed, so it took nothing
                 if taken is not None:
-                    await asyncio.to_thread(self.release, taken, holder)
+                    await self._give_back(taken, holder)
                 raise
+            except sa.exc.SQLAlchemyError as exc:
+                if not is_database_unreachable(exc):
+                    raise
+                if not outage:
+                    log.warning(
+                        "database unreachable; waiting for a shared-limit slot until it is back",
+                        extra={"limit": self.name},
+                    )
+                outage = True
+                await asyncio.sleep(_OUTAGE_POLL_SECONDS * random.uniform(0.5, 1.5))
+                continue
             if slot is not None:
                 return slot
             await asyncio.sleep(delay * random.uniform(0.5, 1.5))
@@ -149,6 +172,27 @@ class SharedLimit:
                 .values(expires_at=time.time() + self.lease_seconds)
             )
         return result.rowcount == 1
+
+    async def _give_back(self, slot: int, holder: str) -> None:
+        """Release, waiting out an outage for up to one lease, and never fail the holder for it.
+
+        The work done under the slot is finished by now; failing it because the release met an
+        outage would throw that work away (a chapter already written). Past one lease the slot
+        is free anyway: its lease ran out, because nobody could renew it either.
+        """
+        try:
+            await retry_while_unreachable(
+                lambda: asyncio.to_thread(self.release, slot, holder),
+                what=f"giving back a slot of {self.name}",
+                give_up_after=self.lease_seconds,
+            )
+        except sa.exc.SQLAlchemyError as exc:
+            if not is_database_unreachable(exc):
+                raise
+            log.warning(
+                "could not give back a shared-limit slot; it frees itself when its lease ends",
+                extra={"limit": self.name, "slot": slot},
+            )
 
     def release(self, slot: int, holder: str) -> None:
         with self._lease_transaction() as connection:

@@ -16,6 +16,8 @@ from typing import Any, ParamSpec, TypeVar, overload
 from dbos import DBOS, StepOptions
 
 from skyferry.jobs.retry import DEFAULT_STEP_RETRY, Retry
+from skyferry.platform import current
+from skyferry.storage.sql import retry_while_unreachable
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -59,10 +61,22 @@ def step(
             options["timeout_seconds"] = timeout
 
         @functools.wraps(function)
+        async def riding_out_outages(*args: P.args, **kwargs: P.kwargs) -> R:
+            # A step's retry policy is for its own failures; a database outage of a minute
+            # would exhaust any sensible policy and fail the job for good. A step that met an
+            # outage had not finished (its checkpoint comes after it), so running it again is
+            # what DBOS would do after a crash. functools.wraps keeps the name DBOS records.
+            return await retry_while_unreachable(
+                lambda: function(*args, **kwargs),
+                what=f"step {function.__qualname__}",
+                give_up_after=current().settings.database_outage_seconds,
+            )
+
+        @functools.wraps(function)
         async def run(*args: P.args, **kwargs: P.kwargs) -> R:
             if DBOS.workflow_id is None:  # not in a job (a test, a CLI): nothing to checkpoint
                 return await function(*args, **kwargs)
-            return await DBOS.run_step_async(options, function, *args, **kwargs)
+            return await DBOS.run_step_async(options, riding_out_outages, *args, **kwargs)
 
         return run
 

@@ -4,6 +4,11 @@ DBOS resumes a crashed process's workflows only when a process with the same exe
 restarts. Containers and dynos come back with new ids, so each worker also looks for running
 jobs whose executor has stopped heartbeating and re-enqueues them. DBOS's ownership check makes
 that safe: if the "dead" worker was only slow, its next checkpoint write is refused.
+
+After a database outage every worker's heartbeat is stale at once, and live workers come back
+one by one; a worker judging the others too early would take over jobs that are still running
+(and redo their steps). So a worker judges others only once its own heartbeats have been
+landing for a whole executor timeout: by then every live worker has beaten again.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ class WorkerMonitor:
         self._interval = settings.heartbeat_seconds
         self._timeout = settings.executor_timeout_seconds
         self._started_at = time.time()
+        # since when this worker's beats have landed without a failure (monotonic clock)
+        self._beating_since = time.monotonic()
         self._stop = threading.Event()
         self._recovering = True
         self._thread = threading.Thread(target=self._loop, name="skyferry-heartbeat", daemon=True)
@@ -78,6 +85,8 @@ class WorkerMonitor:
         The cost is one read of the (small) workers table per beat, whatever the number of
         running jobs; DBOS is asked for workflows only when some worker has gone silent.
         """
+        if time.monotonic() - self._beating_since < self._timeout:
+            return []  # just started, or the database just came back: others may be alive
         silent_since = time.time() - self._timeout
         query = sa.select(workers.c.executor_id).where(
             workers.c.heartbeat_at < silent_since, workers.c.executor_id != self._executor_id
@@ -100,11 +109,16 @@ class WorkerMonitor:
         while not self._stop.wait(self._interval):
             try:
                 self.beat()
+            except Exception:
+                # a database blip must not kill the heartbeat; the next beat tries again
+                log.warning("worker heartbeat failed", exc_info=True)
+                self._beating_since = time.monotonic()
+                continue
+            try:
                 if self._recovering:
                     self.recover_dead()
             except Exception:
-                # a database blip must not kill the heartbeat; the next beat tries again
-                log.exception("worker heartbeat failed")
+                log.warning("looking for silent workers failed", exc_info=True)
 
 
 def recover_pending(executor_ids: list[str]) -> None:

@@ -27,14 +27,23 @@ _CORE_VERSIONS = Path(__file__).resolve().parent.parent / "migrations" / "versio
 
 
 def config(engine: Engine, services: Sequence[Service[Any]]) -> Config:
-    """The Alembic configuration for the core plus ``services``."""
+    """The Alembic configuration for the core plus ``services``.
+
+    Alembic must know every revision a database may already hold, so the versions of every
+    installed service are in ``version_locations``, loaded or not (a service dropped from
+    ``SKYFERRY_SERVICES`` keeps its tables and its row in ``alembic_version``); the target
+    metadata is the core's and the loaded services' tables.
+    """
+    from skyferry import service
     from skyferry.jobs import tables  # noqa: F401  (the core's tables, on the core metadata)
     from skyferry.storage.sql import metadata
 
+    loaded = {s.name for s in services}
+    others = service.load([name for name in service.installed() if name not in loaded])
     alembic = Config()
     alembic.set_main_option("script_location", "skyferry:migrations")
     locations = [str(_CORE_VERSIONS)]
-    locations += [str(s.migrations) for s in services if s.migrations is not None]
+    locations += [str(s.migrations) for s in [*services, *others] if s.migrations is not None]
     # the separator must be one that cannot appear in a path on this system
     alembic.set_main_option("path_separator", "newline")
     alembic.set_main_option("version_locations", "\n".join(locations))
@@ -49,10 +58,13 @@ def config(engine: Engine, services: Sequence[Service[Any]]) -> Config:
 def upgrade(engine: Engine, services: Sequence[Service[Any]], revision: str = "heads") -> None:
     """Bring the schema to ``revision``; processes starting together migrate one at a time.
 
-    Each service's migrations are a branch of their own off the core's, hence ``heads``.
+    ``heads`` means the core's head and each loaded service's branch head (``<name>@head``):
+    services that are installed but not loaded get no tables.
     """
     with _sqlite_file_lock(engine), engine.begin() as connection:
         if connection.dialect.name == "postgresql":
+            # a migration may rightly run longer than the statement timeout requests get
+            connection.execute(sa.text("SET LOCAL statement_timeout = 0"))
             connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
         elif connection.dialect.name == "sqlite":
             # the driver runs DDL outside any transaction, so two processes migrating one fresh
@@ -62,7 +74,21 @@ def upgrade(engine: Engine, services: Sequence[Service[Any]], revision: str = "h
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         alembic = config(engine, services)
         alembic.attributes["connection"] = connection
-        command.upgrade(alembic, revision)
+        for target in _targets(alembic, services) if revision == "heads" else [revision]:
+            command.upgrade(alembic, target)
+
+
+def _targets(alembic: Config, services: Sequence[Service[Any]]) -> list[str]:
+    """The core's head revision, then ``<service>@head`` for each loaded service with tables."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic)
+    core = [
+        head.revision
+        for head in script.get_revisions("heads")
+        if head is not None and Path(head.path).parent == _CORE_VERSIONS
+    ]
+    return [*core, *(f"{s.name}@head" for s in services if s.migrations is not None)]
 
 
 @contextmanager
