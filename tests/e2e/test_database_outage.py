@@ -72,6 +72,7 @@ class Client:
         self.http = http
         self.accepted: dict[str, tuple[str, dict[str, Any]]] = {}  # key -> (job id, body)
         self.refused: dict[str, dict[str, Any]] = {}  # key -> body, to repeat after the outage
+        self.named: dict[str, str] = {}  # key -> the job id a 503 said the job would have
         self.submitted = 0
 
     def submit(self, key: str, body: dict[str, Any]) -> httpx.Response:
@@ -81,6 +82,7 @@ class Client:
             self.refused.pop(key, None)
         elif response.status_code == 503:
             self.refused[key] = body
+            self.named[key] = response.json()["job_id"]
         return response
 
     def submit_new(self, body: dict[str, Any] | None = None) -> httpx.Response:
@@ -147,6 +149,9 @@ def test_database_outage_fails_no_job_and_the_api_answers_503_meanwhile(
                 time.sleep(0.5)
             private_postgres.start()
 
+            # a client can tell whether a refused submit made its job: here none did
+            for job_id in client.named.values():
+                assert http.get(f"/jobs/{job_id}").status_code == 404
             # the refused submits come back, as a client honouring Retry-After would send them
             deadline = time.monotonic() + 60
             while client.refused:
@@ -189,6 +194,8 @@ def test_database_outage_fails_no_job_and_the_api_answers_503_meanwhile(
         assert not failed_items, failed_items
         # one job per logical submit: a repeated key found its job rather than making another
         assert len({job_id for job_id, _ in client.accepted.values()}) == client.submitted
+        for key, job_id in client.named.items():
+            assert client.accepted[key][0] == job_id  # the id the 503 named
         counts = step_counts(database_url)
         items = fanout_items(database_url)
         for job_id, body in client.accepted.values():

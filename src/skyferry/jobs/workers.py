@@ -36,8 +36,9 @@ class WorkerMonitor:
         self._interval = settings.heartbeat_seconds
         self._timeout = settings.executor_timeout_seconds
         self._started_at = time.time()
-        # since when this worker's beats have landed without a failure (monotonic clock)
-        self._beating_since = time.monotonic()
+        # since when this worker's beats have landed without a failure (monotonic clock);
+        # None while they fail
+        self._beating_since: float | None = time.monotonic()
         self._stop = threading.Event()
         self._recovering = True
         self._thread = threading.Thread(target=self._loop, name="skyferry-heartbeat", daemon=True)
@@ -85,7 +86,7 @@ class WorkerMonitor:
         The cost is one read of the (small) workers table per beat, whatever the number of
         running jobs; DBOS is asked for workflows only when some worker has gone silent.
         """
-        if time.monotonic() - self._beating_since < self._timeout:
+        if self._beating_since is None or time.monotonic() - self._beating_since < self._timeout:
             return []  # just started, or the database just came back: others may be alive
         silent_since = time.time() - self._timeout
         query = sa.select(workers.c.executor_id).where(
@@ -109,11 +110,18 @@ class WorkerMonitor:
         while not self._stop.wait(self._interval):
             try:
                 self.beat()
-            except Exception:
-                # a database blip must not kill the heartbeat; the next beat tries again
-                log.warning("worker heartbeat failed", exc_info=True)
-                self._beating_since = time.monotonic()
+            except Exception as exc:
+                # a database blip must not kill the heartbeat; the next beat tries again. The
+                # trace once per outage: a minute of it is not worth a hundred tracebacks
+                if self._beating_since is None:
+                    log.warning("worker heartbeat still failing: %s", type(exc).__name__)
+                else:
+                    log.warning("worker heartbeat failed; trying every beat", exc_info=True)
+                self._beating_since = None
                 continue
+            if self._beating_since is None:
+                log.info("worker heartbeat back")
+                self._beating_since = time.monotonic()
             try:
                 if self._recovering:
                     self.recover_dead()
