@@ -169,9 +169,9 @@ async def test_missing_blob_raises_not_found(store: BlobStore, operation: str) -
         await call("no/such/blob")
 
     assert (caught.value.key, caught.value.url) == ("no/such/blob", store.url)
-    assert caught.value.detail == f"blob key 'no/such/blob' in {store.url}: not found"
+    assert caught.value.log_detail == f"blob key 'no/such/blob' in {store.url}: not found"
     # what clients may see: a file:// store's root cut to its last part
-    assert str(caught.value) == without_local_paths(caught.value.detail)
+    assert str(caught.value) == without_local_paths(caught.value.log_detail)
     assert "/tmp" not in str(caught.value)
     restored = pickle.loads(pickle.dumps(caught.value))  # noqa: S301 - our own exception
     assert (type(restored), str(restored)) == (BlobNotFoundError, str(caught.value))

@@ -101,10 +101,16 @@ def _root_cause(error: BaseException) -> BaseException:
     return error
 
 
+# DBOS keeps SQLite timestamps in whole seconds (on Python 3.11), so a job ended by its deadline
+# may show a finish up to a second before it; a user's cancel that close to the deadline is
+# reported as the timeout it was about to be
+_CLOCK_SLACK_MS = 1000
+
+
 def _timed_out(workflow: Any) -> bool:
     deadline = workflow.workflow_deadline_epoch_ms
     finished = workflow.completed_at or workflow.updated_at
-    return bool(deadline and finished and finished >= deadline)
+    return bool(deadline and finished and finished >= deadline - _CLOCK_SLACK_MS)
 
 
 def _time(epoch_ms: int | None) -> datetime | None:

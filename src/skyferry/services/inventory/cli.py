@@ -37,11 +37,13 @@ def create_table(
     """Create the DynamoDB table the dynamodb backend keeps items in; safe to run again."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from skyferry.config import ConfigurationError, load_settings
+    from skyferry import service
+    from skyferry.config import ConfigurationError, attach_services, load_settings
     from skyferry.services.inventory.dynamodb import create_table, make_client
 
     try:
         settings = load_settings()
+        attach_services(settings, service.load(["inventory"]))
     except ConfigurationError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
