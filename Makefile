@@ -14,14 +14,17 @@ $(UV):
 install: $(UV)  ## runtime dependencies, exactly as locked in uv.lock
 	$(UV) sync --frozen --inexact --quiet
 
+# --compile-bytecode: with PYTHONDONTWRITEBYTECODE set (as on our machines) nothing is cached on
+# import, and every `skyferry` process the tests start would compile its dependencies anew
 install-dev: $(UV)  ## runtime + test/lint dependencies, as locked
-	$(UV) sync --frozen --inexact --quiet --extra dev
+	$(UV) sync --frozen --inexact --quiet --extra dev --compile-bytecode
 
 run: install  ## serve on http://127.0.0.1:8000 with embedded SQLite + local files
 	$(VENV)/bin/skyferry datasets demo --if-missing
 	$(VENV)/bin/skyferry serve
 
-test: install-dev  ## the whole suite; Postgres tests need 127.0.0.1:5432 (they fail, not skip, under CI=true)
+test: install-dev  ## the whole suite, in parallel; Postgres tests need 127.0.0.1:5432 (they fail, not skip, under CI=true)
+	$(VENV)/bin/python -m compileall -q src
 	$(VENV)/bin/pytest
 
 lint: install-dev

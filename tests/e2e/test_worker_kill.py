@@ -17,6 +17,8 @@ from tests.polling import poll
 from tests.servers import free_port
 
 ROUNDS = 10
+# the rounds are split between tests of their own, which xdist runs side by side
+ROUNDS_PER_TEST = 5
 STEPS = 5
 SECONDS_PER_STEP = 0.4
 
@@ -36,7 +38,14 @@ def step_counts(database_url: str, job_id: str) -> dict[int, int]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_killed_worker_loses_no_job_and_repeats_no_step(database_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "first_round",
+    range(0, ROUNDS, ROUNDS_PER_TEST),
+    ids=lambda first: f"rounds{first}-{first + ROUNDS_PER_TEST - 1}",
+)
+def test_killed_worker_loses_no_job_and_repeats_no_step(
+    database_url: str, tmp_path: Path, first_round: int
+) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = skyferry_env(tmp_path, database_url)
@@ -48,7 +57,7 @@ def test_killed_worker_loses_no_job_and_repeats_no_step(database_url: str, tmp_p
         executor = "worker-0"
         workers.append(start(["worker"], {**env, "SKYFERRY_EXECUTOR_ID": executor}, log))
         with httpx.Client(base_url=url, timeout=10) as client:
-            for round_ in range(ROUNDS):
+            for round_ in range(first_round, first_round + ROUNDS_PER_TEST):
                 body = {"steps": STEPS, "seconds_per_step": SECONDS_PER_STEP}
                 job_id = client.post("/jobs/demo", json=body).json()["id"]
                 poll(client, job_id, lambda job: job["progress"]["done"] >= 2)
