@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -10,12 +11,15 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     JsonValue,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 """Letters, digits, ``.``, ``_`` and ``-``, 1 to 64 of them: safe in URLs and as a table key."""
@@ -27,6 +31,24 @@ MAX_ATTRIBUTES_BYTES = 16 * 1024
 """Attributes are for a handful of facts (colour, size), well under DynamoDB's 400 KB item."""
 
 CENT = Decimal("0.01")
+
+PRICE_PATTERN = r"^[0-9]{1,10}(\.[0-9]{1,2})?$"
+"""A price sent as a string: plain decimal notation, at most 10 digits before the point and 2
+after it. The schema states it, so no other spelling (exponents, signs, spaces, "_") passes."""
+
+_PRICE = re.compile(PRICE_PATTERN)
+
+MAX_PRICE = Decimal("9999999999.99")
+
+
+def _price_input(value: Any) -> Any:
+    """Strings only in ``PRICE_PATTERN``; numbers go on to Decimal's own checks."""
+    if isinstance(value, str) and not _PRICE.fullmatch(value):
+        raise ValueError(
+            'a price string is a plain decimal such as "19.99": up to 10 digits, then '
+            'optionally "." and 1 or 2 more'
+        )
+    return value
 
 
 def _to_cents(price: Decimal) -> Decimal:
@@ -48,15 +70,29 @@ Sku = Annotated[
 ]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Quantity = Annotated[int, Field(ge=0, le=MAX_QUANTITY, strict=True)]
+_PRICE_DESCRIPTION = 'A decimal with at most 2 places, sent as a string ("19.99") or a number.'
+
 Price = Annotated[
     Decimal,
-    Field(
-        ge=0,
-        max_digits=12,
-        decimal_places=2,
-        description='A decimal with at most 2 places, sent as a string ("19.99") or a number.',
-    ),
+    BeforeValidator(_price_input),
+    Field(ge=0, max_digits=12, decimal_places=2),
     AfterValidator(_to_cents),
+    # what the validators above take, which pydantic's own schema for Decimal does not say
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": PRICE_PATTERN},
+                {
+                    "type": "number",
+                    "minimum": 0,
+                    "maximum": float(MAX_PRICE),
+                    "multipleOf": float(CENT),
+                },
+            ],
+            "description": _PRICE_DESCRIPTION,
+        },
+        mode="validation",
+    ),
 ]
 Attributes = Annotated[dict[str, JsonValue], AfterValidator(_small_json)]
 
@@ -71,15 +107,23 @@ class NewItem(BaseModel):
     attributes: Attributes = Field(default_factory=dict)
 
 
+def _patch_schema(schema: dict[str, Any]) -> None:
+    """What the validators below hold a patch to, in its schema: at least one field, none of
+    them null (so no field's default, None, is shown either)."""
+    schema["minProperties"] = 1
+    for field in schema.get("properties", {}).values():
+        field.pop("default", None)
+
+
 class ItemPatch(BaseModel):
     """Fields to replace; absent ones stay. ``attributes`` is replaced as a whole."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_patch_schema)
 
-    name: Name | None = None
-    quantity: Quantity | None = None
-    price: Price | None = None
-    attributes: Attributes | None = None
+    name: Name | SkipJsonSchema[None] = None
+    quantity: Quantity | SkipJsonSchema[None] = None
+    price: Price | SkipJsonSchema[None] = None
+    attributes: Attributes | SkipJsonSchema[None] = None
 
     @model_validator(mode="before")
     @classmethod
@@ -111,6 +155,7 @@ class Adjustment(BaseModel):
         le=MAX_QUANTITY,
         strict=True,
         description="Units to add (positive) or take (negative); the stock never goes below 0.",
+        json_schema_extra={"not": {"const": 0}},
     )
 
     @field_validator("delta")
