@@ -235,6 +235,13 @@ def test_the_demo_body_schema_states_this_servers_limits(database_url: str) -> N
         assert at_the_limit.status_code == 202, at_the_limit.text
         assert at_the_limit.json()["params"]["steps"] == 20
 
+        # JSON's own types, as the schema says: no "3" for 3, no 0 for false; 3.0 is 3
+        for body in ({"steps": "3"}, {"record_steps": 0}, {"seconds_per_step": "0.1"}):
+            assert client.post("/jobs/demo", json=body).status_code == 422, body
+        whole = client.post("/jobs/demo", json={"steps": 3.0, "seconds_per_step": 0})
+        assert whole.status_code == 202, whole.text
+        assert whole.json()["params"]["steps"] == 3
+
 
 def test_operations_endpoints(api: Api) -> None:
     health = api.client.get("/health")

@@ -33,6 +33,8 @@ def test_blank_optional_fields_count_as_unset() -> None:
         ({"topic": "a\x00b"}, "topic"),
         ({"topic": "x", "chapters": 0}, "chapters"),
         ({"topic": "x", "chapters": 500}, "chapters"),
+        ({"topic": "x", "chapters": "10"}, "chapters"),
+        ({"topic": "x", "chapters": True}, "chapters"),
         ({"topic": "x", "words_per_chapter": 99}, "words_per_chapter"),
         ({"topic": "x", "words_per_chapter": 5001}, "words_per_chapter"),
         ({"topic": "x", "language": "english please"}, "language"),

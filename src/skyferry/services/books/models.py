@@ -20,6 +20,7 @@ from pydantic import (
     field_validator,
 )
 
+from skyferry.http.bodies import JsonInt
 from skyferry.jobs.models import JobError, JobStatus
 
 DownloadFormat = Literal["md", "txt", "epub"]
@@ -83,8 +84,8 @@ class BookRequest(BaseModel):
         max_length=35,
         description="BCP 47 language tag, e.g. en, de, pt-BR.",
     )
-    chapters: int = Field(default=10, ge=1, le=50)
-    words_per_chapter: int = Field(default=800, ge=100, le=5000)
+    chapters: JsonInt = Field(default=10, ge=1, le=50)
+    words_per_chapter: JsonInt = Field(default=800, ge=100, le=5000)
     style: OptionalText = Field(default=None, description="e.g. 'playful', 'for exams'.")
 
     @field_validator("title", "audience", "style", mode="before")

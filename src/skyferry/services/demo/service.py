@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 import skyferry
 from skyferry.config import Settings
+from skyferry.http.bodies import JsonBool, JsonFloat, JsonInt
 from skyferry.http.problems import errors
 from skyferry.jobs.api import IdempotencyKey
 from skyferry.storage.sql import new_metadata
@@ -46,12 +47,12 @@ class DemoSettings(BaseModel):
 class DemoParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    steps: int = Field(default=10, ge=0, le=100_000, description="How many steps to run.")
-    seconds_per_step: float = Field(default=0.5, ge=0, le=600, description="Simulated work.")
-    parallel: int = Field(
+    steps: JsonInt = Field(default=10, ge=0, le=100_000, description="How many steps to run.")
+    seconds_per_step: JsonFloat = Field(default=0.5, ge=0, le=600, description="Simulated work.")
+    parallel: JsonInt = Field(
         default=1, ge=1, le=1000, description="1 runs steps in order; more fans them out."
     )
-    record_steps: bool = Field(
+    record_steps: JsonBool = Field(
         default=True, description="Log each finished step in the database (off for benchmarks)."
     )
 
@@ -115,7 +116,7 @@ def _request_model(limits: DemoSettings) -> type[DemoParams]:
         "DemoParams",
         __base__=DemoParams,
         steps=(
-            int,
+            JsonInt,
             Field(
                 default=steps,
                 ge=0,
@@ -125,7 +126,7 @@ def _request_model(limits: DemoSettings) -> type[DemoParams]:
             ),
         ),
         seconds_per_step=(
-            float,
+            JsonFloat,
             Field(
                 default=seconds,
                 ge=0,

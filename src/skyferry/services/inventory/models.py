@@ -21,6 +21,8 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
+from skyferry.http.bodies import JsonInt
+
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 """Letters, digits, ``.``, ``_`` and ``-``, 1 to 64 of them: safe in URLs and as a table key."""
 
@@ -69,7 +71,7 @@ Sku = Annotated[
     str, Field(pattern=SKU_PATTERN, description="Stock keeping unit, e.g. `TSHIRT-RED-M`.")
 ]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
-Quantity = Annotated[int, Field(ge=0, le=MAX_QUANTITY, strict=True)]
+Quantity = Annotated[JsonInt, Field(ge=0, le=MAX_QUANTITY)]
 _PRICE_DESCRIPTION = 'A decimal with at most 2 places, sent as a string ("19.99") or a number.'
 
 Price = Annotated[
@@ -150,10 +152,9 @@ class ItemPatch(BaseModel):
 class Adjustment(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    delta: int = Field(
+    delta: JsonInt = Field(
         ge=-MAX_QUANTITY,
         le=MAX_QUANTITY,
-        strict=True,
         description="Units to add (positive) or take (negative); the stock never goes below 0.",
         json_schema_extra={"not": {"const": 0}},
     )

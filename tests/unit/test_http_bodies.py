@@ -1,0 +1,33 @@
+"""Body field types take exactly the values their JSON Schema allows, no more and no fewer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema_rs
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from skyferry.http.bodies import JsonBool, JsonFloat, JsonInt
+
+VALUES: list[Any] = [0, 1, -7, 10.0, -0.0, 2.5, 1e300, "10", "2.5", "", True, False, None, [1], {}]
+
+
+def _taken(adapter: TypeAdapter[Any], value: Any) -> bool:
+    try:
+        adapter.validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("kind", [JsonInt, JsonFloat, JsonBool])
+def test_each_type_takes_what_its_schema_allows(kind: Any) -> None:
+    adapter: TypeAdapter[Any] = TypeAdapter(kind)
+    schema = jsonschema_rs.validator_for(adapter.json_schema())
+    assert [value for value in VALUES if schema.is_valid(value) != _taken(adapter, value)] == []
+
+
+def test_a_whole_number_with_a_point_becomes_an_int() -> None:
+    value = TypeAdapter(JsonInt).validate_python(10.0)
+    assert (value, type(value)) == (10, int)
