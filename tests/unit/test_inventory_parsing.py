@@ -224,6 +224,12 @@ def test_bad_patches_are_refused(body: dict[str, Any]) -> None:
         ItemPatch.model_validate(body)
 
 
+def test_a_patch_error_names_the_field_alone() -> None:
+    with pytest.raises(ValidationError) as raised:
+        ItemPatch.model_validate({"name": "", "quantity": -1})
+    assert [error["loc"] for error in raised.value.errors()] == [("name",), ("quantity",)]
+
+
 def test_the_patch_schema_refuses_what_the_model_refuses() -> None:
     schema = jsonschema_rs.validator_for(ItemPatch.model_json_schema())
     assert [body for body in BAD_PATCHES if schema.is_valid(body)] == []

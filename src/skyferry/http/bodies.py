@@ -22,6 +22,12 @@ def _whole_number(value: Any) -> Any:
     return value
 
 
-JsonInt = Annotated[int, BeforeValidator(_whole_number), Field(strict=True)]
+WholeNumber = BeforeValidator(_whole_number)
+"""For an integer type of one's own, after its constraints: ``Annotated[int, Field(strict=True,
+ge=0), WholeNumber]``. Put before them, pydantic checks the constraints apart from the integer
+and its JSON Schema loses them (``ge`` instead of ``minimum``)."""
+
+JsonInt = Annotated[int, Field(strict=True), WholeNumber]
+"""An integer field; its bounds go in the field's own ``Field(ge=..., le=...)``."""
 JsonFloat = Annotated[float, Field(strict=True)]
 JsonBool = Annotated[bool, Field(strict=True)]

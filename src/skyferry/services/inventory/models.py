@@ -19,9 +19,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic.json_schema import SkipJsonSchema
 
-from skyferry.http.bodies import JsonInt
+from skyferry.http.bodies import JsonInt, WholeNumber
 
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 """Letters, digits, ``.``, ``_`` and ``-``, 1 to 64 of them: safe in URLs and as a table key."""
@@ -71,7 +70,7 @@ Sku = Annotated[
     str, Field(pattern=SKU_PATTERN, description="Stock keeping unit, e.g. `TSHIRT-RED-M`.")
 ]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
-Quantity = Annotated[JsonInt, Field(ge=0, le=MAX_QUANTITY)]
+Quantity = Annotated[int, Field(ge=0, le=MAX_QUANTITY, strict=True), WholeNumber]
 _PRICE_DESCRIPTION = 'A decimal with at most 2 places, sent as a string ("19.99") or a number.'
 
 Price = Annotated[
@@ -111,10 +110,20 @@ class NewItem(BaseModel):
 
 def _patch_schema(schema: dict[str, Any]) -> None:
     """What the validators below hold a patch to, in its schema: at least one field, none of
-    them null (so no field's default, None, is shown either)."""
+    them null (so no field's default, None, is shown either).
+
+    The fields stay ``X | None`` for pydantic, not ``SkipJsonSchema[None]``: a plain optional
+    is one nullable schema, whose errors name the field alone ("body.name"), where a union
+    would add its member's tag to every error's location.
+    """
     schema["minProperties"] = 1
     for field in schema.get("properties", {}).values():
         field.pop("default", None)
+        choices = [c for c in field.pop("anyOf", []) if c != {"type": "null"}]
+        if len(choices) == 1:
+            field.update(choices[0])
+        elif choices:
+            field["anyOf"] = choices
 
 
 class ItemPatch(BaseModel):
@@ -122,10 +131,10 @@ class ItemPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=_patch_schema)
 
-    name: Name | SkipJsonSchema[None] = None
-    quantity: Quantity | SkipJsonSchema[None] = None
-    price: Price | SkipJsonSchema[None] = None
-    attributes: Attributes | SkipJsonSchema[None] = None
+    name: Name | None = None
+    quantity: Quantity | None = None
+    price: Price | None = None
+    attributes: Attributes | None = None
 
     @model_validator(mode="before")
     @classmethod
