@@ -39,18 +39,16 @@ import schemathesis
 from schemathesis.core.failures import Failure
 from schemathesis.openapi.checks import AllowHeaderMismatch, RejectedPositiveData, UseAfterFree
 
-from skyferry.http.cursors import InvalidCursorError
-from skyferry.jobs.engine import IdempotencyConflictError
-from skyferry.services.datasets.errors import InvalidQueryError
-from skyferry.services.inventory.errors import InvalidFilenameError, PreconditionFailedError
-
 DOWNLOAD = "/{dataset}.{extension}"
 
-CURSOR = InvalidCursorError.title or ""
-FILENAME = InvalidFilenameError.title or ""
-QUERY = InvalidQueryError.title or ""
-KEY_REUSED = IdempotencyConflictError.title or ""
-STALE = PreconditionFailedError.title or ""
+# the titles of the errors that answer them, written out rather than imported: importing any
+# skyferry module loads the whole package, seconds of every run; should a title change, what
+# it refuses is no longer dropped and the run fails, so these cannot hide anything
+CURSOR = "Invalid cursor"  # skyferry.http.cursors.InvalidCursorError
+FILENAME = "Invalid filename"  # skyferry.services.inventory.errors.InvalidFilenameError
+QUERY = "Invalid dataset query"  # skyferry.services.datasets.errors.InvalidQueryError
+KEY_REUSED = "Idempotency-Key reused"  # skyferry.jobs.engine.IdempotencyConflictError
+STALE = "Precondition failed"  # skyferry.services.inventory.errors.PreconditionFailedError
 
 DOCUMENTED: dict[int, dict[str, set[str]]] = {
     # status -> operation -> titles of the problems it answers a schema-valid request with
