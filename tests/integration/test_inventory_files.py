@@ -318,3 +318,15 @@ def test_the_openapi_schema_documents_the_file_routes(api: httpx.Client) -> None
     assert set(paths["/files/{filename}"]) == {"put", "delete"}
     assert set(paths["/file/download/{filename}"]) == {"get"}
     assert "/inventory/{sku}/adjust" in paths
+
+    def statuses(path: str, method: str) -> set[str]:
+        return set(paths[path][method]["responses"])
+
+    # every status each route answers is listed (a status it can give beyond the common ones)
+    assert {"200", "201", "409", "413"} <= statuses("/files/{filename}", "put")
+    assert {"200", "206", "304", "416"} <= statuses("/file/download/{filename}", "get")
+    assert {"201", "409"} <= statuses("/inventory", "post")
+    assert {"200", "304"} <= statuses("/inventory/{sku}", "get")
+    for method in ("patch", "delete"):
+        assert {"409", "412"} <= statuses("/inventory/{sku}", method)
+    assert {"409", "412"} <= statuses("/inventory/{sku}/adjust", "post")

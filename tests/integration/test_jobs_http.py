@@ -207,6 +207,42 @@ def test_invalid_and_oversized_bodies(api: Api) -> None:
     assert huge.headers["content-type"] == "application/problem+json"
 
 
+def test_the_demo_body_schema_states_this_servers_limits(database_url: str) -> None:
+    settings = load_settings(
+        database_url=database_url,
+        blob_url="memory://",
+        log_format="text",
+        auto_migrate=True,
+        shutdown_grace_seconds=0,
+        demo={"max_steps": 20, "max_seconds_per_step": 0.25},
+    )
+    app = create_app(settings)
+    with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        schema = client.get("/openapi.json").json()["components"]["schemas"]["DemoParams"]
+        assert schema["properties"]["steps"]["maximum"] == 20
+        assert schema["properties"]["seconds_per_step"]["maximum"] == 0.25
+        assert schema["properties"]["seconds_per_step"]["default"] == 0.25
+
+        too_many = client.post("/jobs/demo", json={"steps": 21, "seconds_per_step": 0.3})
+        assert too_many.status_code == 422
+        assert too_many.headers["content-type"] == "application/problem+json"
+        errors = {tuple(e["loc"]): e["type"] for e in too_many.json()["errors"]}
+        assert errors == {
+            ("body", "steps"): "less_than_equal",
+            ("body", "seconds_per_step"): "less_than_equal",
+        }
+        at_the_limit = client.post("/jobs/demo", json={"steps": 20, "seconds_per_step": 0})
+        assert at_the_limit.status_code == 202, at_the_limit.text
+        assert at_the_limit.json()["params"]["steps"] == 20
+
+        # JSON's own types, as the schema says: no "3" for 3, no 0 for false; 3.0 is 3
+        for body in ({"steps": "3"}, {"record_steps": 0}, {"seconds_per_step": "0.1"}):
+            assert client.post("/jobs/demo", json=body).status_code == 422, body
+        whole = client.post("/jobs/demo", json={"steps": 3.0, "seconds_per_step": 0})
+        assert whole.status_code == 202, whole.text
+        assert whole.json()["params"]["steps"] == 3
+
+
 def test_operations_endpoints(api: Api) -> None:
     health = api.client.get("/health")
     assert health.json()["status"] == "ok"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import jsonschema_rs
 import pytest
 from pydantic import ValidationError
 
@@ -145,34 +146,47 @@ def new_item(**changes: Any) -> dict[str, Any]:
     return {"sku": "SKU-1", "name": "Shirt", "quantity": 1, "price": "1.00", **changes}
 
 
-@pytest.mark.parametrize(
-    ("price", "stored"),
-    [
-        ("19.99", "19.99"),
-        ("19.9", "19.90"),
-        ("5", "5.00"),
-        (5, "5.00"),
-        (19.99, "19.99"),
-        (0.1, "0.10"),
-        ("0", "0.00"),
-        ("-0", "0.00"),
-        ("1E+2", "100.00"),
-        ("9999999999.99", "9999999999.99"),
-    ],
-)
+PRICES: list[tuple[object, str]] = [
+    ("19.99", "19.99"),
+    ("19.9", "19.90"),
+    ("5", "5.00"),
+    (5, "5.00"),
+    (19.99, "19.99"),
+    (0.1, "0.10"),
+    ("0", "0.00"),
+    (-0.0, "0.00"),
+    ("0000000007.5", "7.50"),
+    (9999999999.99, "9999999999.99"),
+    ("9999999999.99", "9999999999.99"),
+]
+
+BAD_PRICES: list[object] = [
+    *("19.999", "-0.01", "NaN", "Infinity", "1E+20", "abc", True, None, "1.005", 0.005, 0.1 + 0.2),
+    # strings are plain decimals, as PRICE_PATTERN says: no other spelling of the number
+    *("1E+2", "-0", "+5", " 5", "5 ", "5.000", "1_0", ".5", "5.", "10000000000", "5\n"),
+]
+
+
+@pytest.mark.parametrize(("price", "stored"), PRICES)
 def test_prices_become_exact_two_place_decimals(price: object, stored: str) -> None:
     item = NewItem.model_validate(new_item(price=price))
     assert item.price == Decimal(stored)
     assert item.model_dump(mode="json")["price"] == stored
 
 
-@pytest.mark.parametrize(
-    "price", ["19.999", "-0.01", "NaN", "Infinity", "1E+20", "abc", True, None, "1.005"]
-)
+@pytest.mark.parametrize("price", BAD_PRICES)
 def test_bad_prices_are_refused(price: object) -> None:
     with pytest.raises(ValidationError) as caught:
         NewItem.model_validate(new_item(price=price))
     assert caught.value.errors()[0]["loc"] == ("price",)
+
+
+def test_the_price_schema_takes_exactly_the_prices_the_model_takes() -> None:
+    # what /openapi.json says is what the server does: a client (or schemathesis) reading it
+    # never sends a price the server refuses, nor finds one it takes that the schema forbids
+    schema = jsonschema_rs.validator_for(NewItem.model_json_schema()["properties"]["price"])
+    assert [price for price, _ in PRICES if not schema.is_valid(price)] == []
+    assert [price for price in BAD_PRICES if schema.is_valid(price)] == []
 
 
 @pytest.mark.parametrize(
@@ -195,17 +209,54 @@ def test_bad_items_are_refused(changes: dict[str, Any]) -> None:
         NewItem.model_validate(new_item(**changes))
 
 
-@pytest.mark.parametrize("body", [{}, {"name": None}, {"price": "1.001"}, {"version": 3}])
+BAD_PATCHES: list[dict[str, Any]] = [
+    {},
+    {"name": None},
+    {"price": None, "quantity": 1},
+    {"price": "1.001"},
+    {"version": 3},
+]
+
+
+@pytest.mark.parametrize("body", BAD_PATCHES)
 def test_bad_patches_are_refused(body: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         ItemPatch.model_validate(body)
+
+
+def test_a_patch_error_names_the_field_alone() -> None:
+    with pytest.raises(ValidationError) as raised:
+        ItemPatch.model_validate({"name": "", "quantity": -1})
+    assert [error["loc"] for error in raised.value.errors()] == [("name",), ("quantity",)]
+
+
+def test_the_patch_schema_refuses_what_the_model_refuses() -> None:
+    schema = jsonschema_rs.validator_for(ItemPatch.model_json_schema())
+    assert [body for body in BAD_PATCHES if schema.is_valid(body)] == []
+    assert schema.is_valid({"quantity": 0})
+    assert schema.is_valid({"name": "Shirt", "price": "1.50", "attributes": {"size": "M"}})
 
 
 def test_a_patch_names_only_what_it_changes() -> None:
     assert ItemPatch.model_validate({"quantity": 0}).changes() == {"quantity": 0}
 
 
-@pytest.mark.parametrize("delta", [0, "1", 1.0, True, 2_000_000_000])
+BAD_DELTAS: list[object] = [0, 0.0, "1", 1.5, True, 2_000_000_000, -2_000_000_000]
+
+
+@pytest.mark.parametrize("delta", BAD_DELTAS)
 def test_bad_adjustments_are_refused(delta: object) -> None:
     with pytest.raises(ValidationError):
         Adjustment.model_validate({"delta": delta})
+
+
+def test_the_adjustment_schema_refuses_them_too() -> None:
+    schema = jsonschema_rs.validator_for(Adjustment.model_json_schema())
+    assert [delta for delta in BAD_DELTAS if schema.is_valid({"delta": delta})] == []
+    assert schema.is_valid({"delta": -1})
+
+
+def test_a_whole_number_with_a_point_is_an_integer_as_json_schema_says() -> None:
+    assert Adjustment.model_validate({"delta": -3.0}).delta == -3
+    assert NewItem.model_validate(new_item(quantity=7.0)).quantity == 7
+    assert isinstance(NewItem.model_validate(new_item(quantity=7.0)).quantity, int)

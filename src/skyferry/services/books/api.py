@@ -11,7 +11,7 @@ the finished book's blob keys.
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -40,6 +40,8 @@ router = APIRouter(tags=["books"])
 
 BookId = Annotated[str, Path(max_length=100, description="The id POST /books answered with.")]
 Deps = Annotated[Books, Depends(books)]
+
+_BOOK_CONTENT: dict[str, Any] = {r.media_type.split(";")[0]: {} for r in RENDERINGS.values()}
 
 
 @router.post(
@@ -107,10 +109,9 @@ async def delete_book(deps: Deps, book_id: BookId) -> Response:
     summary="The finished book as Markdown, plain text or EPUB",
     response_class=Response,
     responses={
-        200: {
-            "content": {r.media_type.split(";")[0]: {} for r in RENDERINGS.values()},
-            "description": "The book, as an attachment.",
-        },
+        200: {"content": _BOOK_CONTENT, "description": "The book, as an attachment."},
+        206: {"content": _BOOK_CONTENT, "description": "The part of it that Range asked for."},
+        304: {"description": "Not Modified: the ETag in If-None-Match is current."},
         **errors(409, 416),
     },
 )

@@ -11,8 +11,16 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+)
 
+from skyferry.http.bodies import JsonInt
 from skyferry.jobs.models import JobError, JobStatus
 
 DownloadFormat = Literal["md", "txt", "epub"]
@@ -21,8 +29,45 @@ DownloadFormat = Literal["md", "txt", "epub"]
 # strings end up in prompts, file names and the EPUB's XML
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
-Topic = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+# The same rules as JSON Schema patterns, so that /openapi.json says what is taken. What
+# strip_whitespace takes off both ends is Unicode's White_Space (pydantic strips as Rust's
+# str::trim does); str.strip(), which decides what is blank, also takes U+001C-U+001F.
+# Surrogates are left out of the patterns: a schema's regex cannot name them, and UTF-8 JSON
+# cannot carry them.
+_SPACE = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_BLANK = _SPACE + r"\x1c-\x1f"
+_CONTROL_CLASS = r"\x00-\x1f\x7f\ufffe\uffff"
+
+
+def _text_pattern(max_length: int) -> str:
+    """A single line of 1 to ``max_length`` characters once white space is stripped."""
+    inner, edge = f"[^{_CONTROL_CLASS}]", f"[^{_SPACE}{_CONTROL_CLASS}]"
+    return rf"^[{_SPACE}]*{edge}(?:{inner}{{0,{max_length - 2}}}{edge})?[{_SPACE}]*$"
+
+
+def _text_schema(max_length: int) -> dict[str, str]:
+    return {"type": "string", "pattern": _text_pattern(max_length)}
+
+
+BLANK_SCHEMA = {
+    "type": "string",
+    "pattern": f"^[{_BLANK}]*$",
+    "description": 'Blank (""): the same as leaving the field out.',
+}
+
+Topic = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+    WithJsonSchema(_text_schema(500), mode="validation"),
+]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+OptionalText = Annotated[
+    ShortText | None,
+    # older clients send "" (or blanks) for fields they leave out: taken as unset
+    WithJsonSchema(
+        {"anyOf": [_text_schema(200), BLANK_SCHEMA, {"type": "null"}]}, mode="validation"
+    ),
+]
 
 
 class BookRequest(BaseModel):
@@ -31,17 +76,17 @@ class BookRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     topic: Topic = Field(description="What the book is about, 1-500 characters.")
-    title: ShortText | None = Field(default=None, description="Chosen by the provider if unset.")
-    audience: ShortText | None = Field(default=None, description="Who the book is written for.")
+    title: OptionalText = Field(default=None, description="Chosen by the provider if unset.")
+    audience: OptionalText = Field(default=None, description="Who the book is written for.")
     language: str = Field(
         default="en",
         pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
         max_length=35,
         description="BCP 47 language tag, e.g. en, de, pt-BR.",
     )
-    chapters: int = Field(default=10, ge=1, le=50)
-    words_per_chapter: int = Field(default=800, ge=100, le=5000)
-    style: ShortText | None = Field(default=None, description="e.g. 'playful', 'for exams'.")
+    chapters: JsonInt = Field(default=10, ge=1, le=50)
+    words_per_chapter: JsonInt = Field(default=800, ge=100, le=5000)
+    style: OptionalText = Field(default=None, description="e.g. 'playful', 'for exams'.")
 
     @field_validator("title", "audience", "style", mode="before")
     @classmethod

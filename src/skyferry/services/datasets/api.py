@@ -27,7 +27,7 @@ from skyferry.services.datasets.models import (
     DatasetSummary,
     name_problem,
 )
-from skyferry.services.datasets.query import parse_query
+from skyferry.services.datasets.query import MAX_PAGE, parse_query
 from skyferry.services.datasets.ratelimit import RateLimit
 from skyferry.services.datasets.settings import DatasetsSettings
 from skyferry.services.datasets.sources import local_root
@@ -60,14 +60,14 @@ _DOWNLOAD_PARAMETERS: list[dict[str, Any]] = [
         "in": "query",
         "required": False,
         "description": "At most this many rows.",
-        "schema": {"type": "integer", "minimum": 0},
+        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_PAGE},
     },
     {
         "name": "offset",
         "in": "query",
         "required": False,
         "description": "Skip this many rows first.",
-        "schema": {"type": "integer", "minimum": 0},
+        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_PAGE},
     },
 ]
 

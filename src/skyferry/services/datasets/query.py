@@ -17,7 +17,8 @@ from skyferry.services.datasets.models import Column, Dataset
 RESERVED = ("fields", "limit", "offset")
 """Query parameters that are not column filters."""
 
-_MAX_PAGE = 2**62
+MAX_PAGE = 2**62
+"""The largest limit or offset: a BIGINT holds it; the download's schema states it."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,6 @@ def _page_bound(name: str, raw: list[str] | None) -> int | None:
     if len(raw) > 1:
         raise InvalidQueryError(f"{name} is given {len(raw)} times; give it once")
     text = raw[0].strip()
-    if not (text.isascii() and text.isdigit()) or len(text) > 19 or int(text) > _MAX_PAGE:
-        raise InvalidQueryError(f"{name} must be a whole number from 0 to {_MAX_PAGE}")
+    if not (text.isascii() and text.isdigit()) or len(text) > 19 or int(text) > MAX_PAGE:
+        raise InvalidQueryError(f"{name} must be a whole number from 0 to {MAX_PAGE}")
     return int(text)

@@ -15,11 +15,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 from sqlalchemy.engine import Engine
 
 import skyferry
 from skyferry.config import Settings
+from skyferry.http.bodies import JsonBool, JsonFloat, JsonInt
 from skyferry.http.problems import errors
 from skyferry.jobs.api import IdempotencyKey
 from skyferry.storage.sql import new_metadata
@@ -46,12 +47,12 @@ class DemoSettings(BaseModel):
 class DemoParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    steps: int = Field(default=10, ge=0, le=100_000, description="How many steps to run.")
-    seconds_per_step: float = Field(default=0.5, ge=0, le=600, description="Simulated work.")
-    parallel: int = Field(
+    steps: JsonInt = Field(default=10, ge=0, le=100_000, description="How many steps to run.")
+    seconds_per_step: JsonFloat = Field(default=0.5, ge=0, le=600, description="Simulated work.")
+    parallel: JsonInt = Field(
         default=1, ge=1, le=1000, description="1 runs steps in order; more fans them out."
     )
-    record_steps: bool = Field(
+    record_steps: JsonBool = Field(
         default=True, description="Log each finished step in the database (off for benchmarks)."
     )
 
@@ -105,30 +106,55 @@ def _record_step(job_id: str, step: int) -> None:
         )
 
 
+def _request_model(limits: DemoSettings) -> type[DemoParams]:
+    """``DemoParams`` as this server takes them: its schema states the server's own bounds, so
+    what ``/openapi.json`` allows is what the server accepts (and a larger job is a 422 from
+    validation, like any other value out of range)."""
+    steps = min(10, limits.max_steps)
+    seconds = min(0.5, limits.max_seconds_per_step)
+    return create_model(
+        "DemoParams",
+        __base__=DemoParams,
+        steps=(
+            JsonInt,
+            Field(
+                default=steps,
+                ge=0,
+                le=limits.max_steps,
+                description="How many steps to run; this server's limit is "
+                "SKYFERRY_DEMO__MAX_STEPS.",
+            ),
+        ),
+        seconds_per_step=(
+            JsonFloat,
+            Field(
+                default=seconds,
+                ge=0,
+                le=limits.max_seconds_per_step,
+                description="Simulated work; this server's limit is "
+                "SKYFERRY_DEMO__MAX_SECONDS_PER_STEP.",
+            ),
+        ),
+    )
+
+
 def _router(settings: Settings) -> APIRouter:
-    limits = settings.of(DemoSettings)
     router = APIRouter(tags=["demo"])
 
-    @router.post(
+    async def start_demo(
+        request: Request, params: DemoParams, idempotency_key: IdempotencyKey = None
+    ) -> Response:
+        return skyferry.accepted(await demo.submit(params, idempotency_key))
+
+    # FastAPI reads the body's model from the annotation: this server's bounded one
+    start_demo.__annotations__["params"] = _request_model(settings.of(DemoSettings))
+    router.post(
         "/jobs/demo",
         status_code=202,
         response_model=skyferry.Job,
         summary="Start a demo job: timed steps, in order or fanned out",
         responses={200: {"description": "A repeat with the same Idempotency-Key."}, **errors()},
-    )
-    async def start_demo(
-        request: Request, params: DemoParams, idempotency_key: IdempotencyKey = None
-    ) -> Response:
-        if params.steps > limits.max_steps or params.seconds_per_step > limits.max_seconds_per_step:
-            raise skyferry.Problem(
-                422,
-                f"this server runs demo jobs of at most {limits.max_steps} steps of "
-                f"{limits.max_seconds_per_step:g} s each (SKYFERRY_DEMO__MAX_STEPS, "
-                "SKYFERRY_DEMO__MAX_SECONDS_PER_STEP)",
-                title="Invalid request",
-            )
-        return skyferry.accepted(await demo.submit(params, idempotency_key))
-
+    )(start_demo)
     return router
 
 

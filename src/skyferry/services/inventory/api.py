@@ -8,7 +8,7 @@ If-Match, atomic stock adjustment and file upload, listing and deletion are new.
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
@@ -18,6 +18,7 @@ from skyferry import __version__
 from skyferry.config import Settings
 from skyferry.http.downloads import download
 from skyferry.http.etags import parse_etags
+from skyferry.http.problems import errors
 from skyferry.platform import Platform
 from skyferry.services.inventory.etags import item_etag
 from skyferry.services.inventory.files import Files, served_type
@@ -56,6 +57,17 @@ _IF_NONE_MATCH = {
 }
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 Cursor = Annotated[str | None, Query(max_length=400, description="`next_cursor` of a page.")]
+
+_NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not Modified: the ETag in If-None-Match is current."}
+}
+_FILE_CONTENT = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
+_DOWNLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The file, in the media type stored with it.", "content": _FILE_CONTENT},
+    206: {"description": "The part of the file that Range asked for.", "content": _FILE_CONTENT},
+    **_NOT_MODIFIED,
+    **errors(416),
+}
 
 
 class _Backends:
@@ -103,6 +115,7 @@ def build_router(settings: Settings) -> APIRouter:
         status_code=201,
         response_model=Item,
         summary="Add an item; 409 if its sku exists",
+        responses=errors(409),
     )
     async def create_item(new: NewItem, inventory: Inventory = items) -> Response:
         item = await inventory.create(new)
@@ -124,6 +137,7 @@ def build_router(settings: Settings) -> APIRouter:
         response_model=Item,
         summary="One item, with its ETag",
         openapi_extra={"parameters": [_IF_NONE_MATCH]},
+        responses=_NOT_MODIFIED,
     )
     async def get_item(sku: SkuPath, request: Request) -> Response:
         # the hot path (bench/inventory.py): the store and If-None-Match come straight from the
@@ -141,6 +155,7 @@ def build_router(settings: Settings) -> APIRouter:
         "/inventory/{sku}",
         response_model=Item,
         summary="Change fields; with If-Match, only if nobody changed the item since",
+        responses=errors(409, 412),
     )
     async def patch_item(
         sku: SkuPath, patch: ItemPatch, inventory: Inventory = items, if_match: IfMatch = None
@@ -151,6 +166,7 @@ def build_router(settings: Settings) -> APIRouter:
         "/inventory/{sku}/adjust",
         response_model=Item,
         summary="Add to or take from the stock atomically; 409 rather than below 0",
+        responses=errors(409, 412),
     )
     async def adjust_item(
         sku: SkuPath, adjustment: Adjustment, inventory: Inventory = items, if_match: IfMatch = None
@@ -158,7 +174,12 @@ def build_router(settings: Settings) -> APIRouter:
         item = await inventory.adjust(sku, adjustment.delta, parse_etags(if_match))
         return _item_response(item)
 
-    @router.delete("/inventory/{sku}", status_code=204, summary="Remove an item")
+    @router.delete(
+        "/inventory/{sku}",
+        status_code=204,
+        summary="Remove an item",
+        responses=errors(409, 412),
+    )
     async def delete_item(
         sku: SkuPath, inventory: Inventory = items, if_match: IfMatch = None
     ) -> Response:
@@ -172,6 +193,7 @@ def build_router(settings: Settings) -> APIRouter:
         summary="Upload a file (the request body, streamed); 201 if new, 200 if replaced",
         # raises the app-wide body limit for this route only
         max_body_size=settings.of(InventorySettings).max_upload_bytes,
+        responses={200: {"model": StoredFile, "description": "Replaced a file."}, **errors(409)},
     )
     async def upload_file(
         filename: FilenamePath, request: Request, files: Files = stored
@@ -207,6 +229,7 @@ def build_router(settings: Settings) -> APIRouter:
         "/file/download/{filename:path}",
         response_class=Response,
         summary="Download a file: streamed, with Range and conditional requests",
+        responses=_DOWNLOAD_RESPONSES,
     )
     # HEAD answers a download's headers; left out of the schema, where it would repeat GET
     @router.head("/file/download/{filename:path}", response_class=Response, include_in_schema=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -10,12 +11,16 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     JsonValue,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
+
+from skyferry.http.bodies import JsonInt, WholeNumber
 
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 """Letters, digits, ``.``, ``_`` and ``-``, 1 to 64 of them: safe in URLs and as a table key."""
@@ -27,6 +32,24 @@ MAX_ATTRIBUTES_BYTES = 16 * 1024
 """Attributes are for a handful of facts (colour, size), well under DynamoDB's 400 KB item."""
 
 CENT = Decimal("0.01")
+
+PRICE_PATTERN = r"^[0-9]{1,10}(\.[0-9]{1,2})?$"
+"""A price sent as a string: plain decimal notation, at most 10 digits before the point and 2
+after it. The schema states it, so no other spelling (exponents, signs, spaces, "_") passes."""
+
+_PRICE = re.compile(PRICE_PATTERN)
+
+MAX_PRICE = Decimal("9999999999.99")
+
+
+def _price_input(value: Any) -> Any:
+    """Strings only in ``PRICE_PATTERN``; numbers go on to Decimal's own checks."""
+    if isinstance(value, str) and not _PRICE.fullmatch(value):
+        raise ValueError(
+            'a price string is a plain decimal such as "19.99": up to 10 digits, then '
+            'optionally "." and 1 or 2 more'
+        )
+    return value
 
 
 def _to_cents(price: Decimal) -> Decimal:
@@ -47,16 +70,30 @@ Sku = Annotated[
     str, Field(pattern=SKU_PATTERN, description="Stock keeping unit, e.g. `TSHIRT-RED-M`.")
 ]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
-Quantity = Annotated[int, Field(ge=0, le=MAX_QUANTITY, strict=True)]
+Quantity = Annotated[int, Field(ge=0, le=MAX_QUANTITY, strict=True), WholeNumber]
+_PRICE_DESCRIPTION = 'A decimal with at most 2 places, sent as a string ("19.99") or a number.'
+
 Price = Annotated[
     Decimal,
-    Field(
-        ge=0,
-        max_digits=12,
-        decimal_places=2,
-        description='A decimal with at most 2 places, sent as a string ("19.99") or a number.',
-    ),
+    BeforeValidator(_price_input),
+    Field(ge=0, max_digits=12, decimal_places=2),
     AfterValidator(_to_cents),
+    # what the validators above take, which pydantic's own schema for Decimal does not say
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": PRICE_PATTERN},
+                {
+                    "type": "number",
+                    "minimum": 0,
+                    "maximum": float(MAX_PRICE),
+                    "multipleOf": float(CENT),
+                },
+            ],
+            "description": _PRICE_DESCRIPTION,
+        },
+        mode="validation",
+    ),
 ]
 Attributes = Annotated[dict[str, JsonValue], AfterValidator(_small_json)]
 
@@ -71,10 +108,28 @@ class NewItem(BaseModel):
     attributes: Attributes = Field(default_factory=dict)
 
 
+def _patch_schema(schema: dict[str, Any]) -> None:
+    """What the validators below hold a patch to, in its schema: at least one field, none of
+    them null (so no field's default, None, is shown either).
+
+    The fields stay ``X | None`` for pydantic, not ``SkipJsonSchema[None]``: a plain optional
+    is one nullable schema, whose errors name the field alone ("body.name"), where a union
+    would add its member's tag to every error's location.
+    """
+    schema["minProperties"] = 1
+    for field in schema.get("properties", {}).values():
+        field.pop("default", None)
+        choices = [c for c in field.pop("anyOf", []) if c != {"type": "null"}]
+        if len(choices) == 1:
+            field.update(choices[0])
+        elif choices:
+            field["anyOf"] = choices
+
+
 class ItemPatch(BaseModel):
     """Fields to replace; absent ones stay. ``attributes`` is replaced as a whole."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_patch_schema)
 
     name: Name | None = None
     quantity: Quantity | None = None
@@ -106,11 +161,11 @@ class ItemPatch(BaseModel):
 class Adjustment(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    delta: int = Field(
+    delta: JsonInt = Field(
         ge=-MAX_QUANTITY,
         le=MAX_QUANTITY,
-        strict=True,
         description="Units to add (positive) or take (negative); the stock never goes below 0.",
+        json_schema_extra={"not": {"const": 0}},
     )
 
     @field_validator("delta")
