@@ -30,6 +30,8 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in list(os.environ):
         if name.startswith("SKYFERRY_") or name == "AWS_ENDPOINT_URL":
             monkeypatch.delenv(name)
+    # every app a test starts and stops waits for DBOS's notification listener to wake
+    monkeypatch.setenv("SKYFERRY_NOTIFICATION_POLLING_SECONDS", "0.05")
     monkeypatch.chdir(tmp_path)
 
 

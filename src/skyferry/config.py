@@ -132,6 +132,13 @@ class Settings(BaseSettings):
     )
     worker_concurrency: int = Field(default=64, gt=0, le=10_000)
     queue_polling_seconds: float = Field(default=0.05, gt=0, le=60)
+    notification_polling_seconds: float = Field(
+        default=1.0,
+        ge=0.001,
+        le=60,
+        description="How often DBOS's notification listener wakes (it also waits this long "
+        "to stop); lower in tests, where every app start and stop pays it.",
+    )
     heartbeat_seconds: float = Field(default=2.0, gt=0, le=300)
     executor_timeout_seconds: float = Field(
         default=15.0, gt=0, description="A worker silent this long is dead; its jobs move on."

@@ -263,6 +263,9 @@ class JobEngine:
             # in README's settings table counts them, plus the one DBOS holds for LISTEN.
             "sys_db_pool_size": self.settings.system_database_pool_size,
             "max_executor_threads": max(64, self.settings.worker_concurrency * 2),
+            "notification_listener_polling_interval_sec": (
+                self.settings.notification_polling_seconds
+            ),
         }
         if self.settings.dbos_system_url.startswith("postgresql"):
             connect_args = postgres_connect_args(
