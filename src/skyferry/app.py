@@ -22,6 +22,7 @@ from starlette.types import ASGIApp
 
 from skyferry import __version__, service
 from skyferry.config import Settings, attach_services, load_settings
+from skyferry.errors import RETRY_AFTER_SECONDS
 from skyferry.http.middleware import EdgeMiddleware
 from skyferry.http.problems import document_errors, install_problem_handlers, problem_response
 from skyferry.http.security import ApiKeyGuard
@@ -215,7 +216,7 @@ def _add_operations_routes(app: FastAPI) -> None:
                 "not ready: " + ", ".join(sorted(down)) + " unreachable",
                 title="Service Unavailable",
                 instance="/ready",
-                headers={"Retry-After": "5"},
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
                 checks=down,
             )
         return JSONResponse({"status": "ready", "checks": {"database": "ok", "blobs": "ok"}})

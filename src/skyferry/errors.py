@@ -21,6 +21,12 @@ def status_title(status: int) -> str:
     return _TITLES.get(status) or HTTPStatus(status).phrase
 
 
+RETRY_AFTER_SECONDS = 5
+"""What a 503 asks clients to wait: long enough not to hammer a backend coming back up, short
+enough that most outages (a failover, a restart) cost one try. The problem handler adds it to
+every 503 that names no other."""
+
+
 class SkyferryError(Exception):
     """Root of every error skyferry raises on purpose: ``status``, ``title``, ``detail``,
     ``headers`` (e.g. ``Retry-After``) and ``extensions`` (extra problem members)."""
@@ -80,14 +86,6 @@ class Unavailable(SkyferryError):
 
     status = 503
     title: ClassVar[str | None] = "Service Unavailable"
-    retry_after_seconds: ClassVar[int] = 5
-    """Long enough not to hammer a backend coming back up, short enough that most outages (a
-    failover, a restart) cost one try."""
-
-    def __init__(self, detail: str, **extensions: Any) -> None:
-        super().__init__(
-            detail, headers={"Retry-After": str(self.retry_after_seconds)}, **extensions
-        )
 
 
 class DatabaseUnavailable(Unavailable):

@@ -33,7 +33,7 @@ from skyferry.jobs.engine import (
     JobNotFoundError,
     use_engine,
 )
-from skyferry.jobs.fanout import FanOutResult, ItemOutcome, RateLimit
+from skyferry.jobs.fanout import FanOutResult, ItemOutcome, RateLimit, run_with_retry
 from skyferry.jobs.kinds import JobKind, Submission
 from skyferry.jobs.models import Job, JobError, JobPage, JobStatus, Progress
 from skyferry.jobs.retry import DEFAULT_STEP_RETRY, Retry
@@ -217,15 +217,8 @@ class _MemoryContext(JobContext):
 
         async def one(index: int) -> ItemOutcome:
             async with semaphore:
-                for attempt in range(1, retry.attempts + 1):
-                    try:
-                        return ItemOutcome(index, True, await fn(items[index]), attempts=attempt)
-                    except Exception as exc:
-                        if attempt == retry.attempts:
-                            return ItemOutcome(
-                                index, False, None, type(exc).__name__, str(exc), attempt
-                            )
-            raise AssertionError("unreachable: the last attempt returns")
+                # the real engine's per-item retry, backoff included
+                return await run_with_retry(index, items[index], fn, retry)
 
         outcomes = await asyncio.gather(*(one(i) for i in range(len(items))))
         if report_progress:

@@ -28,13 +28,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from skyferry.errors import DatabaseUnavailable, SkyferryError, status_title
+from skyferry.errors import RETRY_AFTER_SECONDS, DatabaseUnavailable, SkyferryError, status_title
 from skyferry.storage.sql import is_database_unreachable, is_statement_timeout
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
-RETRY_AFTER_SECONDS = 5
 
 # what any route may answer: a malformed request, missing or wrong API key, an unknown id, a
 # body over the limit, invalid parameters, a rate limit, a bug, a backend down

@@ -28,7 +28,7 @@ from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 
 from skyferry.jobs.retry import Retry
 from skyferry.jobs.tables import fanout_items
-from skyferry.storage.sql import retry_while_unreachable
+from skyferry.storage.sql import insert_all_missing, retry_while_unreachable
 
 T = TypeVar("T")
 
@@ -119,7 +119,7 @@ async def run_fan_out(
 
     async def run_item(index: int) -> None:
         async with semaphore:
-            outcome = await _run_with_retry(index, items[index], attempt, retry)
+            outcome = await run_with_retry(index, items[index], attempt, retry)
         await checkpoints.record(outcome)
         finished[index] = outcome
         await progress.advance()
@@ -136,7 +136,7 @@ async def run_fan_out(
     return FanOutResult([finished[index] for index in range(total)])
 
 
-async def _run_with_retry(
+async def run_with_retry(
     index: int, item: T, attempt: Callable[[T], Awaitable[Any]], retry: Retry
 ) -> ItemOutcome:
     attempts = 0
@@ -213,12 +213,8 @@ class _CheckpointWriter:
             for o in outcomes
         ]
         with self._database.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                from sqlalchemy.dialects.postgresql import insert
-            else:
-                from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
             # a second executor that resumed the same job may have written the row already
-            connection.execute(insert(fanout_items).on_conflict_do_nothing(), rows)
+            insert_all_missing(connection, fanout_items, rows)
 
 
 def _load_finished(database: sa.Engine, job_id: str, name: str) -> dict[int, ItemOutcome]:

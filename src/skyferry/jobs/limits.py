@@ -39,7 +39,12 @@ from contextlib import asynccontextmanager, contextmanager
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from skyferry.storage.sql import is_database_unreachable, metadata, retry_while_unreachable
+from skyferry.storage.sql import (
+    insert_all_missing,
+    is_database_unreachable,
+    metadata,
+    retry_while_unreachable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -253,9 +258,5 @@ class SharedLimit:
             for slot in range(self.slots)
         ]
         with self.database.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                from sqlalchemy.dialects.postgresql import insert
-            else:
-                from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-            connection.execute(insert(limit_slots).on_conflict_do_nothing(), rows)
+            insert_all_missing(connection, limit_slots, rows)
         created.add((self.name, self.slots))

@@ -30,10 +30,7 @@ class StorageError(SkyferryError):
         self.reason = reason
         self.key = key
         self.url = url
-        super().__init__(
-            without_local_paths(self._message()),
-            headers={"Retry-After": "5"} if self.status == 503 else None,
-        )
+        super().__init__(without_local_paths(self._message()))
 
     @property
     def log_detail(self) -> str:

@@ -306,6 +306,13 @@ def insert_missing(connection: sa.Connection, table: sa.Table, row: dict[str, An
     return connection.execute(statement).first() is not None
 
 
+def insert_all_missing(
+    connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]
+) -> None:
+    """Insert the rows whose keys are not there yet, in one statement (ON CONFLICT DO NOTHING)."""
+    connection.execute(_insert(connection, table).on_conflict_do_nothing(), rows)
+
+
 def _insert(connection: sa.Connection, table: sa.Table) -> Any:
     if connection.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert

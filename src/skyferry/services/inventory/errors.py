@@ -131,6 +131,3 @@ class BackendUnavailableError(InventoryError):
 
     status = 503
     title = "Backend unavailable"
-
-    def __init__(self, detail: str, **fields: Any) -> None:
-        super().__init__(detail, headers={"Retry-After": "5"}, **fields)
