@@ -40,9 +40,10 @@ def start_api(database_url: str, tmp_path: Path) -> Iterator[ApiFactory]:
 
 
 def upload(
-    api: httpx.Client, name: str, data: bytes | None = None, **headers: str
+    api: httpx.Client, name: str, data: bytes | None = None, key: str | None = None
 ) -> httpx.Response:
     content = data if data is not None else (FIXTURES / name).read_bytes()
+    headers = {"Idempotency-Key": key} if key else {}
     return api.post("/upload", files={"csv": (name, content, "text/csv")}, headers=headers)
 
 
@@ -170,8 +171,8 @@ def test_wrong_files_are_refused_with_what_is_wrong(start_api: ApiFactory) -> No
 
 def test_an_idempotent_repeat_is_the_same_upload(start_api: ApiFactory) -> None:
     api = start_api()
-    first = upload(api, "goodreads_2026.csv", **{"Idempotency-Key": "library-1"})
-    again = upload(api, "goodreads_2026.csv", **{"Idempotency-Key": "library-1"})
+    first = upload(api, "goodreads_2026.csv", key="library-1")
+    again = upload(api, "goodreads_2026.csv", key="library-1")
     assert first.status_code == again.status_code == 200
     assert first.json()["uuid"] == again.json()["uuid"]
     assert wait_done(api, first.json()["uuid"])["status"] == "complete"
