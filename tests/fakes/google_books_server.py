@@ -117,13 +117,19 @@ _GOOGLE_502 = (
 
 
 def parse_query(q: str) -> tuple[str | None, str | None, str | None]:
-    """(isbn, title, author) from ``isbn:…``, ``intitle:…`` and ``inauthor:…`` terms of ``q``."""
+    """(isbn, title, author) from the ``isbn:``, ``intitle:`` and ``inauthor:`` terms of ``q``.
+
+    A query with no such term is taken as a title, the closest a catalogue of one book per title
+    comes to Google's full-text search.
+    """
     terms: dict[str, str] = {}
     marks = list(_TERM.finditer(q))
-    for mark, following in zip(marks, [*marks[1:], None], strict=True):
-        end = following.start() if following else len(q)
+    for index, mark in enumerate(marks):
+        end = marks[index + 1].start() if index + 1 < len(marks) else len(q)
         value = q[mark.end() : end].replace("+", " ").strip().strip('"').strip()
         terms[mark.group(1).lower()] = " ".join(value.split())
+    if not marks and q.strip():
+        terms["intitle"] = " ".join(q.replace("+", " ").split())
     return terms.get("isbn"), terms.get("intitle"), terms.get("inauthor")
 
 
