@@ -29,11 +29,16 @@ Rate limit, as published at https://openlibrary.org/developers/api: 1 request/s 
 without an identifying User-Agent, 3/s with one (a User-Agent naming a contact: an e-mail
 address or a URL, e.g. ``MyApp/1.0 (me@example.com)``). The fake keeps one sliding window per
 kind of client (all clients share 127.0.0.1, as workers behind one NAT share an address): at most
-``rate * window_seconds`` admitted requests in any ``window_seconds``. Over it: 429 with the
-live body (``{"status": 429, "message": "Too Many Requests. Consider using
+``rate * window_seconds`` admitted requests in any ``window_seconds``, by arrival time. So a
+client must send each request at least ``window_seconds`` after the ``rate * window_seconds``-th
+one before it; a token bucket that bursts and then refills at the rate goes over. Over the
+limit: 429 with the live body (``{"status": 429, "message": "Too Many Requests. Consider using
 https://openlibrary.org/developers/dumps."}``), ``Retry-After`` only if ``retry_after`` is set,
-counted in ``over_limit``. Scripted failures (``script``) are served to admitted requests: 5xx
-are nginx's HTML pages, 429 the JSON above.
+counted in ``over_limit``. A request target longer than ``max_url_bytes`` (nginx's default 8 KB
+buffer: about 350 URL-encoded ISBN bibkeys) gets nginx's 414 page, before any limit.
+
+Scripted failures (``script``) are served to admitted requests: 5xx as nginx's HTML pages, 429
+as the JSON above.
 """
 
 from __future__ import annotations
@@ -88,6 +93,7 @@ _CONTACT = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+|https?://\S+")
 _SUBJECT_SEPARATORS = re.compile(r"[\s,]+")
 _OLID = re.compile(r"OL(\d+)([MW])")
 _STATUS_TEXT = {
+    414: "Request-URI Too Large",
     500: "Internal Server Error",
     502: "Bad Gateway",
     503: "Service Temporarily Unavailable",
@@ -115,6 +121,7 @@ class FakeOpenLibrary(FakeServer):
         retry_after: bool = False,
         latency: float = 0.0,
         latency_per_bibkey: float = 0.0,
+        max_url_bytes: int = 8192,
     ) -> None:
         super().__init__(latency=latency)
         self.catalogue = Catalogue(missing=missing, records=records, missing_titles=missing_titles)
@@ -126,6 +133,7 @@ class FakeOpenLibrary(FakeServer):
         )
         self.retry_after = retry_after
         self.latency_per_bibkey = latency_per_bibkey
+        self.max_url_bytes = max_url_bytes
         self.app = self._build_app()
 
     def reset(self) -> None:
@@ -148,7 +156,7 @@ class FakeOpenLibrary(FakeServer):
             call = self._call(request, isbns=normalised_isbns(isbns))
             return await self._handle(
                 call,
-                self._refusal(call),
+                self._refusal(call, request),
                 lambda: self._books_answer(request, bibkeys),
                 _failure,
                 extra_latency=self.latency_per_bibkey * len(bibkeys),
@@ -163,7 +171,7 @@ class FakeOpenLibrary(FakeServer):
                 if book is None
                 else (lambda: RedirectResponse(f"{book.edition_key}.json", status_code=302))
             )
-            return await self._handle(call, self._refusal(call), answer, _failure)
+            return await self._handle(call, self._refusal(call, request), answer, _failure)
 
         @app.get("/books/{olid}.json")
         async def edition(request: Request, olid: str) -> Response:
@@ -174,7 +182,7 @@ class FakeOpenLibrary(FakeServer):
                 if book is None
                 else (lambda: JSONResponse(_edition(book)))
             )
-            return await self._handle(call, self._refusal(call), answer, _failure)
+            return await self._handle(call, self._refusal(call, request), answer, _failure)
 
         @app.get("/works/{olid}.json")
         async def work(request: Request, olid: str) -> Response:
@@ -185,7 +193,7 @@ class FakeOpenLibrary(FakeServer):
                 if book is None
                 else (lambda: JSONResponse(_work(book)))
             )
-            return await self._handle(call, self._refusal(call), answer, _failure)
+            return await self._handle(call, self._refusal(call, request), answer, _failure)
 
         @app.get("/search.json")
         async def search(request: Request) -> Response:
@@ -218,7 +226,7 @@ class FakeOpenLibrary(FakeServer):
                 "docs": docs,
             }
             return await self._handle(
-                call, self._refusal(call), lambda: JSONResponse(body), _failure
+                call, self._refusal(call, request), lambda: JSONResponse(body), _failure
             )
 
         return app
@@ -241,7 +249,12 @@ class FakeOpenLibrary(FakeServer):
             author=author,
         )
 
-    def _refusal(self, call: Call) -> Response | None:
+    def _refusal(self, call: Call, request: Request) -> Response | None:
+        """nginx's answer before the app's: 414 for a long URL, 429 over the rate limit."""
+        query = request.scope["query_string"]
+        target = len(request.scope["raw_path"]) + (len(query) + 1 if query else 0)
+        if target > self.max_url_bytes:
+            return _failure(Fail(414))
         identified = identifies_itself(call.headers.get("user-agent"))
         window = self.identified_window if identified else self.anonymous_window
         wait = window.admit(call.at)

@@ -137,6 +137,19 @@ def test_books_api_is_keyed_by_the_requested_bibkeys(open_library: FakeOpenLibra
     assert details[f"ISBN:{DUNE_13}"]["details"]["works"][0]["key"].startswith("/works/OL")
 
 
+def test_a_batch_longer_than_nginx_reads_is_414(open_library: FakeOpenLibrary) -> None:
+    def ask(count: int) -> httpx.Response:
+        bibkeys = ",".join(f"ISBN:{make_isbn13(n)}" for n in range(count))
+        return client.get("/api/books", params={"bibkeys": bibkeys, "format": "json"})
+
+    with _client(open_library.url) as client:
+        batch, too_long = ask(300), ask(400)  # ~23 URL-encoded bytes per bibkey, 8 KB in all
+    assert len(batch.json()) == 300
+    assert too_long.status_code == 414
+    assert "414 Request-URI Too Large" in too_long.text
+    assert open_library.over_limit == 0
+
+
 def test_isbn_redirects_to_the_edition_whose_work_has_subjects(
     open_library: FakeOpenLibrary,
 ) -> None:
