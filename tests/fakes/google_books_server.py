@@ -47,6 +47,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from tests.fakes.api_controls import (
+    TRUNCATED_JSON,
     Behaviour,
     Call,
     Fail,
@@ -63,6 +64,7 @@ from tests.fakes.book_catalogue import Book, Catalogue
 from tests.servers import serve_in_thread
 
 __all__ = [
+    "TRUNCATED_JSON",
     "Behaviour",
     "Book",
     "Call",

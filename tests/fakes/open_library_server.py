@@ -54,6 +54,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from tests.fakes.api_controls import (
+    TRUNCATED_JSON,
     Behaviour,
     Call,
     Fail,
@@ -66,10 +67,11 @@ from tests.fakes.api_controls import (
     normalised_isbns,
     retry_after,
 )
-from tests.fakes.book_catalogue import Book, Catalogue, edition_number
+from tests.fakes.book_catalogue import Book, Catalogue, edition_number, isbn13
 from tests.servers import serve_in_thread
 
 __all__ = [
+    "TRUNCATED_JSON",
     "Behaviour",
     "Book",
     "Call",
@@ -200,12 +202,7 @@ class FakeOpenLibrary(FakeServer):
             params = request.query_params
             isbn, title, query = params.get("isbn"), params.get("title"), params.get("q")
             author = params.get("author")
-            if (
-                isbn is None
-                and title is None
-                and query is not None
-                and normalised_isbns([query])[0].isdigit()
-            ):
+            if isbn is None and title is None and query is not None and isbn13(query):
                 isbn = query
             if isbn is not None:
                 call = self._call(request, isbns=normalised_isbns([isbn]))

@@ -172,18 +172,32 @@ def test_isbn_redirects_to_the_edition_whose_work_has_subjects(
     assert open_library.lookups_of(DUNE_13, answered=True) == 2
 
 
-def test_search_finds_books_by_title_and_author(open_library: FakeOpenLibrary) -> None:
-    with open_library_server(missing_titles={"Lost Book"}, **FAST) as fake:
-        with _client(fake.url) as client:
-            found = client.get("/search.json", params={"title": "Dune", "author": "Frank Herbert"})
-            lost = client.get("/search.json", params={"title": "lost  book"})
-        assert fake.title_lookups() == {("dune", "frank herbert"): 1, ("lost  book", ""): 1}
+def test_search_finds_books_by_title_and_author() -> None:
+    dune = replace(generated_book(DUNE_13), title="Dune", authors=("Frank Herbert",))
+    options = {"records": {DUNE_13: dune}, "missing_titles": {"Lost Book"}}
+    with open_library_server(**options, **FAST) as fake, _client(fake.url) as client:
+        found = client.get("/search.json", params={"title": "dune", "author": "frank herbert"})
+        made_up = client.get("/search.json", params={"title": "The Dispossessed"})
+        lost = client.get("/search.json", params={"title": "lost  book"})
+        by_isbn = client.get("/search.json", params={"q": DUNE_10})
+        assert fake.title_lookups() == {
+            ("dune", "frank herbert"): 1,
+            ("the dispossessed", ""): 1,
+            ("lost  book", ""): 1,
+        }
+        assert fake.lookups() == {DUNE_13: 1}
     doc = found.json()["docs"][0]
     assert found.json()["numFound"] == 1
-    assert (doc["title"], doc["author_name"]) == ("Dune", ["Frank Herbert"])
-    assert doc["key"].startswith("/works/OL")
-    assert isbn13(doc["isbn"][0]) == doc["isbn"][0]
-    assert {"first_publish_year", "subject"} <= set(doc)
+    assert (doc["title"], doc["author_name"], doc["isbn"]) == (
+        "Dune",
+        ["Frank Herbert"],
+        [DUNE_13, DUNE_10],
+    )
+    assert doc["key"] == dune.work_key
+    assert doc["subject"] == list(dune.subjects)
+    assert doc["first_publish_year"] == int(dune.published_date[:4])
+    assert by_isbn.json()["docs"] == found.json()["docs"]
+    assert made_up.json()["docs"][0]["title"] == "The Dispossessed"
     assert lost.json()["numFound"] == 0
     assert lost.json()["docs"] == []
 
