@@ -17,12 +17,16 @@ import math
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Self
 
+from fastapi import FastAPI
 from fastapi.responses import Response
 
 from tests.fakes.book_catalogue import clean_isbn, isbn13
+from tests.servers import serve_in_thread
 
 
 @dataclass(frozen=True)
@@ -131,7 +135,9 @@ def retry_after(wait: float) -> str:
 
 
 class FakeServer:
-    """The controls of a fake API; each fake subclasses it and builds its own routes."""
+    """The controls of a fake API; each fake subclasses it and builds its own routes (``app``)."""
+
+    app: FastAPI
 
     def __init__(self, *, latency: float) -> None:
         if latency < 0:
@@ -145,6 +151,16 @@ class FakeServer:
         self._script: deque[Behaviour] = deque()
         self._closing = threading.Event()
         self._lock = threading.Lock()
+
+    @contextmanager
+    def serve(self) -> Iterator[Self]:
+        """Serve on a free localhost port (uvicorn in a thread); ``url`` is set while it runs."""
+        with serve_in_thread(self.app) as url:
+            self.url = url
+            try:
+                yield self
+            finally:
+                self.close()
 
     # -- test controls ---------------------------------------------------------------------------
 

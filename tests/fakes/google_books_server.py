@@ -61,7 +61,6 @@ from tests.fakes.api_controls import (
     retry_after,
 )
 from tests.fakes.book_catalogue import Book, Catalogue
-from tests.servers import serve_in_thread
 
 __all__ = [
     "TRUNCATED_JSON",
@@ -380,10 +379,5 @@ def _volume(book: Book, q: str) -> dict[str, Any]:
 def google_books_server(**options: Any) -> Iterator[FakeGoogleBooks]:
     """Serve a ``FakeGoogleBooks`` on a free port; ``fake.url`` is the base URL for settings
     (requests go to ``{fake.url}/books/v1/volumes``, as to ``https://www.googleapis.com``)."""
-    fake = FakeGoogleBooks(**options)
-    with serve_in_thread(fake.app) as url:
-        fake.url = url
-        try:
-            yield fake
-        finally:
-            fake.close()
+    with FakeGoogleBooks(**options).serve() as fake:
+        yield fake

@@ -68,7 +68,6 @@ from tests.fakes.api_controls import (
     retry_after,
 )
 from tests.fakes.book_catalogue import Book, Catalogue, edition_number, isbn13
-from tests.servers import serve_in_thread
 
 __all__ = [
     "TRUNCATED_JSON",
@@ -462,10 +461,5 @@ def _search_doc(book: Book) -> dict[str, Any]:
 @contextmanager
 def open_library_server(**options: Any) -> Iterator[FakeOpenLibrary]:
     """Serve a ``FakeOpenLibrary`` on a free port; ``fake.url`` is the base URL for settings."""
-    fake = FakeOpenLibrary(**options)
-    with serve_in_thread(fake.app) as url:
-        fake.url = url
-        try:
-            yield fake
-        finally:
-            fake.close()
+    with FakeOpenLibrary(**options).serve() as fake:
+        yield fake

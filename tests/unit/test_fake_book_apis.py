@@ -174,8 +174,10 @@ def test_isbn_redirects_to_the_edition_whose_work_has_subjects(
 
 def test_search_finds_books_by_title_and_author() -> None:
     dune = replace(generated_book(DUNE_13), title="Dune", authors=("Frank Herbert",))
-    options = {"records": {DUNE_13: dune}, "missing_titles": {"Lost Book"}}
-    with open_library_server(**options, **FAST) as fake, _client(fake.url) as client:
+    fake = FakeOpenLibrary(
+        records={DUNE_13: dune}, missing_titles={"Lost Book"}, identified_rate_per_second=100
+    )
+    with fake.serve(), _client(fake.url, IDENTIFIED) as client:
         found = client.get("/search.json", params={"title": "dune", "author": "frank herbert"})
         made_up = client.get("/search.json", params={"title": "The Dispossessed"})
         lost = client.get("/search.json", params={"title": "lost  book"})
