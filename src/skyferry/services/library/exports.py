@@ -222,7 +222,7 @@ class _Columns:
         return _normal(name) in self.index
 
     def source(self) -> Source:
-        if self.has("ISBN/UID") or (self.has("Authors") and self.has("Read Status")):
+        if self.has("ISBN/UID") or self.has("Authors"):  # Goodreads says "Author"
             missing = [c for c in STORYGRAPH_REQUIRED if not self.has(c)]
             source: Source = "storygraph"
         else:
