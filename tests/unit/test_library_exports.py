@@ -83,7 +83,7 @@ def test_storygraph_exports() -> None:
     ],
 )
 def test_isbn_cells(cell: str, expected: str | None) -> None:
-    row = f'1,Dune,Frank Herbert,"Herbert, Frank",,{cell},,4,4.2,Ace,,412,,,2024/01/02,,,,read,,,,1,0\n'
+    row = f"1,Dune,Frank Herbert,,,{cell},,4,4.2,Ace,,412,,,2024/01/02,,,,read,,,,1,0\n"
     book = parse_export((GOODREADS_24 + row).encode()).books[0]
     assert book.isbn == expected
 
