@@ -18,6 +18,7 @@ import pytest
 from skyferry.app import create_app
 from skyferry.config import load_settings
 from tests.fakes.api_controls import Fail, Malformed
+from tests.fakes.book_catalogue import make_isbn13
 from tests.fakes.google_books_server import FakeGoogleBooks
 from tests.fakes.open_library_server import FakeOpenLibrary
 from tests.library_exports import goodreads_export
@@ -102,17 +103,15 @@ def test_books_are_enriched_within_every_limit_and_cached(
     books = data["books"]
     with_isbn = [b for b in books if b["isbn13"]]
     assert all(b["genre_enriched"] for b in books), [b for b in books if not b["genres"]]
-    assert sum(1 for b in with_isbn if b["thumbnail_url"]) >= 0.8 * len(with_isbn)
-    # Google is the fallback: asked for what Open Library left without a cover, nothing else
-    asked_google = set(google.lookups())
-    assert asked_google
-    assert {b["isbn13"] for b in with_isbn if not b["thumbnail_url"]} <= asked_google
-    # pages the export lacks come from the sources, where they know them
+    # Google is the fallback, for what Open Library left without genres: nothing here
+    assert google.calls == []
+    # covers, and pages the export lacks, come from the sources where they know them
     for book in with_isbn:
         known = open_library.catalogue.by_isbn(book["isbn13"])
         assert known is not None
         if known.pages:
             assert book["num_pages"], book
+        assert bool(book["thumbnail_url"]) == (known.cover_id is not None), book
     assert open_library.over_limit == 0
     assert google.over_limit == 0
     batched = [c for c in open_library.calls if c.path == "/api/books"]
@@ -162,3 +161,17 @@ def test_a_used_up_daily_quota_stops_the_source_not_the_import(
     assert "quota" in data["status"]["skipped_sources"]["google_books"]
     assert len(data["books"]) == 10
     assert all(b["genre_enriched"] for b in data["books"])
+
+
+def test_google_books_is_asked_for_what_open_library_does_not_know(
+    start_api: ApiFactory, open_library: FakeOpenLibrary, google: FakeGoogleBooks
+) -> None:
+    unknown = make_isbn13(3)  # book 2 of the export
+    open_library.catalogue.missing.add(unknown)
+    open_library.catalogue.missing_titles.add("book number 3")
+    api = start_api()
+    data = imported(api, goodreads_export(6, without_isbn_every=0))
+    assert set(google.lookups()) == {unknown}
+    book = next(b for b in data["books"] if b["isbn13"] == unknown)
+    assert book["genre_enriched"] is True
+    assert google.over_limit == 0

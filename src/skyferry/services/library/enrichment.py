@@ -1,8 +1,10 @@
 """One book's enrichment: each source in turn (cache first), merged into one ``Enrichment``.
 
 Sources are asked in the configured order. Google Books in ``fallback`` use is asked only for a
-book the sources before it left without genres or a cover: at 100 requests per 100 s it cannot
-look up a thousand books in a minute, and most books need it for nothing. A source that is
+book the sources before it left without genres: at 100 requests per 100 s it cannot look up a
+thousand books in a minute, and most books need it for nothing. (Asking it for every book
+without a cover too, about one in six, takes a 1,000-book library past Google's first 100
+requests and so from under a minute to over two: ``bench/library.py``.) A source that is
 unavailable (no key, quota used up, key refused) is skipped and named in ``skipped``; a
 lookup that fails after its retries fails this book only (the fan-out records it).
 """
@@ -55,8 +57,7 @@ async def enrich(library: Library, book: ExportBook) -> Enrichment:
         if (
             source.name == "google_books"
             and library.settings.google_books_use == "fallback"
-            and found
-            and _complete(found.values())
+            and any(facts.genres for facts in found.values())
         ):
             continue
         try:
@@ -92,11 +93,6 @@ async def _lookup(library: Library, source: Source, book: ExportBook) -> Facts:
     facts = await source.lookup(book)
     await library.cache.put(source.name, key, facts)
     return facts
-
-
-def _complete(facts: Iterable[Facts]) -> bool:
-    values = list(facts)
-    return any(f.genres for f in values) and any(f.thumbnail_url for f in values)
 
 
 def _first(values: Iterable[T | None]) -> T | None:

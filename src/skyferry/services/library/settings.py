@@ -53,7 +53,7 @@ class LibrarySettings(BaseModel):
     google_books_daily_quota: int = Field(default=1000, ge=0, le=10_000_000)
     google_books_use: GoogleUse = Field(
         default="fallback",
-        description="fallback: only for books Open Library left without genres or a cover.",
+        description="fallback: only for books the sources before it left without genres.",
     )
 
     request_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
