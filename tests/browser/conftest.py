@@ -1,0 +1,156 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright, and the library app to point it at.
+
+Playwright's own browser builds are never downloaded: the tests launch ``/usr/bin/chromium``
+(``make install-dev`` installs Debian's package when it is missing). Without it the tests skip
+locally and fail under ``CI=true``, like the Postgres tests.
+
+The pages load nothing from the internet. Book covers are the one thing they may fetch from
+another host: every such image request is answered here with a small PNG, and any other request
+that leaves the app's own address is refused and recorded, so a test can assert there was none.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, sync_playwright
+
+from skyferry import service
+from tests.browser.standin import build_app
+from tests.e2e.processes import skyferry_env, start, stop, wait_http
+from tests.servers import free_port, serve_in_thread
+
+CHROMIUM = os.environ.get("SKYFERRY_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+ARTIFACTS = Path(__file__).parent / "artifacts"
+FIXTURES = Path(__file__).parent / "fixtures"
+# a 1x1 PNG: what every cover request from the pages gets
+COVER_PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+)
+
+
+# Module-scoped, never session-scoped: while Playwright's sync API is started it leaves its
+# event loop marked as running on this thread, and every later asyncio.run() in the same
+# worker would fail with "cannot be called from a running event loop".
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    if shutil.which(CHROMIUM) is None:
+        message = f"{CHROMIUM} is missing: `make install-dev` installs Debian's chromium"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield launched
+    launched.close()
+
+
+@pytest.fixture
+def library_url(tmp_path: Path) -> Iterator[str]:
+    """The app serving the library's pages and API, as a browser reaches it.
+
+    The real service under ``skyferry serve`` (SQLite, offline provider) once it is installed;
+    until then the stand-in of its API (tests/browser/standin.py) with the real pages router.
+    """
+    if "library" not in service.installed():
+        with serve_in_thread(build_app()) as url:
+            yield url
+        return
+    port = free_port()
+    env = skyferry_env(tmp_path, f"sqlite:///{tmp_path}/skyferry.db", SKYFERRY_SERVICES="library")
+    process = start(["serve", "--port", str(port)], env, tmp_path / "serve.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(url, process)
+        yield url
+    finally:
+        stop(process)
+
+
+@dataclass
+class PageRecord:
+    """What a page did that a test may want to hold against it."""
+
+    errors: list[str] = field(default_factory=list)
+    foreign_requests: list[str] = field(default_factory=list)
+    local_requests: list[str] = field(default_factory=list)
+    covers_served: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    # reduced motion: Chart.js draws at once, so screenshots show finished charts
+    made = browser.new_context(
+        viewport={"width": 1280, "height": 900}, locale="en-US", reduced_motion="reduce"
+    )
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def record(context: BrowserContext) -> PageRecord:
+    """Covers answered here, anything else off this machine refused; errors recorded."""
+    seen = PageRecord()
+
+    def off_site(route: Route) -> None:
+        request = route.request
+        if urlsplit(request.url).hostname in LOCAL_HOSTS:
+            seen.local_requests.append(request.url)
+            route.fallback()
+        elif request.resource_type == "image":
+            seen.covers_served.append(request.url)
+            route.fulfill(status=200, content_type="image/png", body=COVER_PNG)
+        else:
+            seen.foreign_requests.append(request.url)
+            route.abort()
+
+    context.route("**/*", off_site)
+    context.on("weberror", lambda error: seen.errors.append(str(error.error)))
+    context.on(
+        "console",
+        lambda message: seen.errors.append(message.text) if message.type == "error" else None,
+    )
+    return seen
+
+
+@pytest.fixture
+def page(context: BrowserContext, record: PageRecord) -> Page:
+    return context.new_page()
+
+
+@pytest.fixture
+def artifacts(request: pytest.FixtureRequest) -> Path:
+    """Where a test's screenshots go: tests/browser/artifacts/<test name>/ (git ignores it)."""
+    name: str = request.node.name
+    folder = ARTIFACTS / name.replace("[", "-").replace("]", "")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def goodreads_export() -> Path:
+    """A Goodreads export of 30 books (the 31-column header), read 2021-2025, with the
+    export's quirks: ISBNs as ="…", 0 for unrated, a reread, books without ISBN or pages."""
+    return FIXTURES / "goodreads_library_export.csv"
