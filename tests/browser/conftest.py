@@ -68,18 +68,26 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 
 
 @pytest.fixture
-def library_url(tmp_path: Path) -> Iterator[str]:
+def library_api_key() -> str | None:
+    """The X-API-Key the app asks for; none by default (parametrize a test to set one)."""
+    return None
+
+
+@pytest.fixture
+def library_url(tmp_path: Path, library_api_key: str | None) -> Iterator[str]:
     """The app serving the library's pages and API, as a browser reaches it.
 
     The real service under ``skyferry serve`` (SQLite, offline provider) once it is installed;
     until then the stand-in of its API (tests/browser/standin.py) with the real pages router.
     """
     if "library" not in service.installed():
-        with serve_in_thread(build_app()) as url:
+        with serve_in_thread(build_app(api_key=library_api_key)) as url:
             yield url
         return
     port = free_port()
-    env = skyferry_env(tmp_path, f"sqlite:///{tmp_path}/skyferry.db", SKYFERRY_SERVICES="library")
+    extra = {"SKYFERRY_API_KEYS": library_api_key} if library_api_key else {}
+    database = f"sqlite:///{tmp_path}/skyferry.db"
+    env = skyferry_env(tmp_path, database, SKYFERRY_SERVICES="library", **extra)
     process = start(["serve", "--port", str(port)], env, tmp_path / "serve.log")
     url = f"http://127.0.0.1:{port}"
     try:

@@ -22,7 +22,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import SecretStr
 
+from skyferry.http.security import ApiKeyGuard
 from skyferry.services.library import pages
 
 PROCESSING_SECONDS = 2.0
@@ -42,10 +44,13 @@ class Upload:
         return min(1.0, (time.monotonic() - self.started) / PROCESSING_SECONDS)
 
 
-def build_app() -> FastAPI:
-    """The stand-in API with the real pages router on it, as the service will mount it."""
+def build_app(api_key: str | None = None) -> FastAPI:
+    """The stand-in API with the real pages router on it, as the service will mount it; with
+    ``api_key``, behind skyferry's own API key guard, as ``SKYFERRY_API_KEYS`` puts it."""
     app = FastAPI()
     app.include_router(pages.router)
+    if api_key:
+        app.add_middleware(ApiKeyGuard, keys=[SecretStr(api_key)])
     uploads: dict[str, Upload] = {}
 
     @app.post("/upload")

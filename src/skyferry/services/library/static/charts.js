@@ -9,12 +9,16 @@ function pages(book) {
   return Number.isFinite(n) && n > 0 ? n : 0;
 }
 
-/** Per year read (ascending): how many books, and how many pages (books without a count add 0). */
+/**
+ * Per year read (ascending): how many books, and how many pages (books without a count add 0).
+ * Only books on the "read" shelf count, as in the summary's reading_years and total_pages: a
+ * book being reread carries the date of its last read, but is not read (again) yet.
+ */
 export function perYear(books) {
   const byYear = new Map();
   for (const book of books) {
     const year = Number(book.reading_year);
-    if (!Number.isInteger(year) || year <= 0) continue; // never finished, or no date read
+    if (book.reading_status !== "read" || !Number.isInteger(year) || year <= 0) continue;
     const entry = byYear.get(year) || { books: 0, pages: 0 };
     entry.books += 1;
     entry.pages += pages(book);
