@@ -15,6 +15,7 @@ import base64
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -73,28 +74,48 @@ def library_api_key() -> str | None:
     return None
 
 
-@pytest.fixture
-def library_url(tmp_path: Path, library_api_key: str | None) -> Iterator[str]:
+@contextmanager
+def serve_library(folder: Path, api_key: str | None) -> Iterator[str]:
     """The app serving the library's pages and API, as a browser reaches it.
 
     The real service under ``skyferry serve`` (SQLite, offline provider) once it is installed;
     until then the stand-in of its API (tests/browser/standin.py) with the real pages router.
     """
     if "library" not in service.installed():
-        with serve_in_thread(build_app(api_key=library_api_key)) as url:
+        with serve_in_thread(build_app(api_key=api_key)) as url:
             yield url
         return
     port = free_port()
-    extra = {"SKYFERRY_API_KEYS": library_api_key} if library_api_key else {}
-    database = f"sqlite:///{tmp_path}/skyferry.db"
-    env = skyferry_env(tmp_path, database, SKYFERRY_SERVICES="library", **extra)
-    process = start(["serve", "--port", str(port)], env, tmp_path / "serve.log")
+    extra = {"SKYFERRY_API_KEYS": api_key} if api_key else {}
+    database = f"sqlite:///{folder}/skyferry.db"
+    env = skyferry_env(folder, database, SKYFERRY_SERVICES="library", **extra)
+    process = start(["serve", "--port", str(port)], env, folder / "serve.log", cwd=folder)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_http(url, process)
         yield url
     finally:
         stop(process)
+
+
+@pytest.fixture(scope="module")
+def shared_library_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One app without API keys for the module's tests: each upload is a library of its own,
+    and starting ``skyferry serve`` takes a few seconds."""
+    with serve_library(tmp_path_factory.mktemp("library"), None) as url:
+        yield url
+
+
+@pytest.fixture
+def library_url(
+    request: pytest.FixtureRequest, tmp_path: Path, library_api_key: str | None
+) -> Iterator[str]:
+    """The shared app, or with ``library_api_key`` set an app of the test's own that asks for it."""
+    if library_api_key is None:
+        yield request.getfixturevalue("shared_library_url")
+        return
+    with serve_library(tmp_path, library_api_key) as url:
+        yield url
 
 
 @dataclass
