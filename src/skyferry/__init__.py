@@ -29,6 +29,7 @@ from skyferry.jobs.fanout import FanOutResult, RateLimit
 from skyferry.jobs.kinds import JobKind, Submission, job
 from skyferry.jobs.limits import SharedLimit
 from skyferry.jobs.models import Job, JobStatus
+from skyferry.jobs.rates import SharedRate
 from skyferry.jobs.retry import Retry
 from skyferry.jobs.steps import step
 from skyferry.platform import Platform
@@ -48,6 +49,7 @@ __all__ = [
     "Retry",
     "Service",
     "SharedLimit",
+    "SharedRate",
     "SkyferryError",
     "Submission",
     "__version__",

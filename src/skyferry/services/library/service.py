@@ -1,0 +1,32 @@
+"""The library service: library exports enriched by rate-limited book APIs into a dashboard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter
+
+import skyferry
+from skyferry.config import Settings
+from skyferry.services.library import api, cli
+from skyferry.services.library.resources import library
+from skyferry.services.library.settings import LibrarySettings
+from skyferry.services.library.tables import metadata
+
+
+def _router(settings: Settings) -> APIRouter:
+    router = APIRouter()
+    router.include_router(api.build_router(settings.of(LibrarySettings)))
+    router.include_router(api.router)
+    return router
+
+
+service = skyferry.Service(
+    name="library",
+    router=_router,
+    settings=LibrarySettings,
+    tables=metadata,
+    migrations=Path(__file__).parent / "migrations",
+    resources=[library],
+    cli=cli.app,
+)
