@@ -1,4 +1,5 @@
-"""Browser fixtures: Debian's Chromium driven by Playwright, and the library app to point it at.
+"""Browser fixtures: Debian's Chromium driven by Playwright, and the library service to point
+it at, enriching from the fake Open Library.
 
 Playwright's own browser builds are never downloaded: the tests launch ``/usr/bin/chromium``
 (``make install-dev`` installs Debian's package when it is missing). Without it the tests skip
@@ -23,10 +24,9 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, sync_playwright
 
-from skyferry import service
-from tests.browser.standin import build_app
 from tests.e2e.processes import skyferry_env, start, stop, wait_http
-from tests.servers import free_port, serve_in_thread
+from tests.fakes.open_library_server import FakeOpenLibrary, open_library_server
+from tests.servers import free_port
 
 CHROMIUM = os.environ.get("SKYFERRY_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -68,27 +68,29 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     launched.close()
 
 
-@pytest.fixture
-def library_api_key() -> str | None:
-    """The X-API-Key the app asks for; none by default (parametrize a test to set one)."""
-    return None
+@pytest.fixture(scope="module")
+def open_library() -> Iterator[FakeOpenLibrary]:
+    """The fake Open Library the service enriches from, so books get covers and genres; its
+    limits raised, as this test is about the pages, not the rate limits."""
+    with open_library_server(rate_per_second=100.0, identified_rate_per_second=100.0) as fake:
+        yield fake
 
 
 @contextmanager
-def serve_library(folder: Path, api_key: str | None) -> Iterator[str]:
-    """The app serving the library's pages and API, as a browser reaches it.
-
-    The real service under ``skyferry serve`` (SQLite, offline provider) once it is installed;
-    until then the stand-in of its API (tests/browser/standin.py) with the real pages router.
-    """
-    if "library" not in service.installed():
-        with serve_in_thread(build_app(api_key=api_key)) as url:
-            yield url
-        return
+def serve_library(folder: Path, *, api_key: str | None, open_library: str | None) -> Iterator[str]:
+    """The library service under ``skyferry serve`` (SQLite), as a browser reaches it: enriched
+    from ``open_library`` when given, else by the offline provider (no covers)."""
+    settings = {"SKYFERRY_SERVICES": "library"}
+    if api_key:
+        settings["SKYFERRY_API_KEYS"] = api_key
+    if open_library:
+        settings |= {
+            "SKYFERRY_LIBRARY__PROVIDERS": '["open_library"]',
+            "SKYFERRY_LIBRARY__OPEN_LIBRARY_BASE_URL": open_library,
+            "SKYFERRY_LIBRARY__OPEN_LIBRARY_REQUESTS_PER_SECOND": "50",
+        }
+    env = skyferry_env(folder, f"sqlite:///{folder}/skyferry.db", **settings)
     port = free_port()
-    extra = {"SKYFERRY_API_KEYS": api_key} if api_key else {}
-    database = f"sqlite:///{folder}/skyferry.db"
-    env = skyferry_env(folder, database, SKYFERRY_SERVICES="library", **extra)
     process = start(["serve", "--port", str(port)], env, folder / "serve.log", cwd=folder)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -99,22 +101,31 @@ def serve_library(folder: Path, api_key: str | None) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def shared_library_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One app without API keys for the module's tests: each upload is a library of its own,
-    and starting ``skyferry serve`` takes a few seconds."""
-    with serve_library(tmp_path_factory.mktemp("library"), None) as url:
+def shared_library_url(
+    tmp_path_factory: pytest.TempPathFactory, open_library: FakeOpenLibrary
+) -> Iterator[str]:
+    """One app without API keys for the module's tests (each upload is a library of its own;
+    starting ``skyferry serve`` takes a few seconds)."""
+    folder = tmp_path_factory.mktemp("library")
+    with serve_library(folder, api_key=None, open_library=open_library.url) as url:
         yield url
+
+
+@pytest.fixture
+def library_api_key() -> str | None:
+    """The X-API-Key the app asks for; none by default (parametrize a test to set one)."""
+    return None
 
 
 @pytest.fixture
 def library_url(
     request: pytest.FixtureRequest, tmp_path: Path, library_api_key: str | None
 ) -> Iterator[str]:
-    """The shared app, or with ``library_api_key`` set an app of the test's own that asks for it."""
+    """The shared app, or with ``library_api_key`` an app of the test's own that asks for it."""
     if library_api_key is None:
         yield request.getfixturevalue("shared_library_url")
         return
-    with serve_library(tmp_path, library_api_key) as url:
+    with serve_library(tmp_path, api_key=library_api_key, open_library=None) as url:
         yield url
 
 

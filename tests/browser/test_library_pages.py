@@ -131,6 +131,7 @@ def test_an_upload_ends_on_a_dashboard_whose_charts_match_the_data(
     without_cover = sum(1 for b in books if not (b["thumbnail_url"] or b["small_thumbnail_url"]))
     expect(page.locator("#books .cover.placeholder")).to_have_count(without_cover)
     expect(page.locator("#books img[loading=lazy]")).to_have_count(len(books) - without_cover)
+    assert record.covers_served, "no cover was loaded"
 
     page.screenshot(path=artifacts / "dashboard.png", full_page=True)
     print(f"screenshots in {artifacts}")
