@@ -30,4 +30,5 @@ service = skyferry.Service(
     migrations=Path(__file__).parent / "migrations",
     resources=[library],
     cli=cli.app,
+    pages=["/library"],  # the upload page, the dashboard and their files open without an API key
 )
