@@ -34,7 +34,7 @@ function describe(body, response) {
     return detail.map((e) => (e && e.msg) || String(e)).join("; ");
   }
   if (body && typeof body.title === "string") return body.title;
-  if (response.status === 401) return "This server needs an API key: enter it below.";
+  if (response.status === 401) return "This server needs an API key";
   return `The server answered ${response.status} ${response.statusText}`.trim();
 }
 
@@ -60,8 +60,12 @@ export async function request(path, options = {}) {
     }
   }
   if (!response.ok) {
-    if (response.status === 401) openKeyPanel();
-    throw new ApiError(describe(body, response), response.status);
+    let message = describe(body, response);
+    if (response.status === 401) {
+      openKeyPanel();
+      message = `${message.replace(/\.$/, "")}. Enter a key under "API key" below.`;
+    }
+    throw new ApiError(message, response.status);
   }
   return { status: response.status, body };
 }
