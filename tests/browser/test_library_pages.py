@@ -16,8 +16,6 @@ from playwright.sync_api import Page, expect
 from tests.browser.conftest import PageRecord
 from tests.browser.prefix_proxy import prefix_proxy
 
-pytestmark = pytest.mark.xdist_group("browser")
-
 DASHBOARD_URL = re.compile(r".*/library/dashboard/[^/]+$")
 API_KEY = "library-pages-test-key"
 
