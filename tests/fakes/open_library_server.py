@@ -17,7 +17,8 @@ Endpoints, shaped as documented and as the live service answers:
   ``{"error": "notfound", "key": …}``.
 - ``GET /works/OL…W.json`` — the work: ``title``, ``subjects`` [strings], ``covers``, ``authors``,
   ``description`` (a string or a ``/type/text`` object, both occur).
-- ``GET /search.json?title=…&author=…`` (or ``isbn=``, ``q=``) —
+- ``GET /search.json?title=…&author=…`` (or ``isbn=``, ``q=``, ``q=isbn:(A OR B …)`` in Solr's
+  syntax for many books at once, one doc per work) —
   https://openlibrary.org/dev/docs/api/search: ``numFound``, ``docs`` [{key, title,
   author_name, isbn, subject, cover_i, number_of_pages_median, first_publish_year, …}]. The
   fake sends those fields whatever ``fields`` asks for.
@@ -203,14 +204,22 @@ class FakeOpenLibrary(FakeServer):
             author = params.get("author")
             if isbn is None and title is None and query is not None and isbn13(query):
                 isbn = query
-            if isbn is not None:
+            several = _ISBN_QUERY.match(query or "")
+            if several:  # q=isbn:(A OR B OR …): Solr's syntax, one doc per work found
+                wanted = [part.strip() for part in several.group(1).split(" OR ")]
+                call = self._call(request, isbns=normalised_isbns(wanted))
+                books = [b for b in (self.catalogue.by_isbn(i) for i in wanted) if b]
+                limit = int(params.get("limit") or 100)
+                docs = [_search_doc(b) for b in {b.work_key: b for b in books}.values()][:limit]
+            elif isbn is not None:
                 call = self._call(request, isbns=normalised_isbns([isbn]))
                 found = self.catalogue.by_isbn(isbn)
+                docs = [_search_doc(found)] if found else []
             else:
                 title = title if title is not None else query
                 call = self._call(request, title=title, author=author)
                 found = self.catalogue.by_title(title, author) if title else None
-            docs = [_search_doc(found)] if found else []
+                docs = [_search_doc(found)] if found else []
             body = {
                 "numFound": len(docs),
                 "start": 0,
@@ -431,6 +440,9 @@ def _work(book: Book) -> dict[str, Any]:
             book.description if plain else {"type": "/type/text", "value": book.description}
         )
     return record | _STAMPS
+
+
+_ISBN_QUERY = re.compile(r"^isbn:\((.+)\)$")
 
 
 def _search_doc(book: Book) -> dict[str, Any]:

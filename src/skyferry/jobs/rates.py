@@ -8,9 +8,11 @@ window on in one conditional UPDATE, and sleeps until its turn. Each slot is use
 per window, so no window of T seconds ever holds more than N calls — the sliding-window rule the
 providers enforce — and a burst of N goes out at once where the limit allows it.
 
-The window is stretched by ``margin`` (a fraction of T): the provider sees a call when it
-arrives, not when it was scheduled. A caller that wakes more than half that margin after its
-turn (a busy event loop) gives the turn up and takes the next one rather than send late.
+The window is stretched by ``margin`` (a fraction of T, but at least ``MIN_SLACK_SECONDS``): the
+provider counts a call when it arrives, not when it was scheduled, and a busy event loop at
+either end moves that by tens of milliseconds — enough to put four calls into one second of a
+3-per-second limit. A caller that wakes more than half the stretch after its turn gives the turn
+up and takes the next one rather than send late.
 
 Why not aiolimiter or a token bucket in process memory: two workers would each allow the whole
 rate. Why not a token bucket in the database: it admits a burst of N on top of a full window's
@@ -29,14 +31,15 @@ from skyferry.jobs.limits import limit_slots
 from skyferry.storage.sql import insert_all_missing, retry_while_unreachable
 
 _CONFLICT_PAUSE_SECONDS = 0.002
+MIN_SLACK_SECONDS = 0.1
 
 
 class SharedRate:
     """``await rate.wait()`` returns when one more call keeps to ``calls`` per ``period_seconds``.
 
     Shared by every process on the same database (and by every ``SharedRate`` of the same name in
-    one process). ``margin`` widens each window by that fraction to absorb the time between a
-    call's turn and its arrival at the provider.
+    one process). ``margin`` widens each window by that fraction (and by ``MIN_SLACK_SECONDS`` at
+    least) to absorb the time between a call's turn and its arrival at the provider.
     """
 
     def __init__(
@@ -56,8 +59,9 @@ class SharedRate:
         self.name = name
         self.calls = calls
         self.period_seconds = period_seconds
-        self.window = period_seconds * (1 + margin)
-        self.lateness = period_seconds * margin / 2
+        slack = max(period_seconds * margin, MIN_SLACK_SECONDS)
+        self.window = period_seconds + slack
+        self.lateness = slack / 2
         self._key = f"rate:{name}"
         self._ready = False
         # one reservation at a time per process: the race is then between processes only

@@ -22,6 +22,7 @@ import skyferry
 from skyferry.http.problems import errors
 from skyferry.jobs.api import IdempotencyKey
 from skyferry.jobs.engine import JobNotFoundError
+from skyferry.services.library.enrichment import unavailable
 from skyferry.services.library.errors import (
     ExportError,
     ExportTooLargeError,
@@ -94,7 +95,12 @@ router = APIRouter(tags=["library"])
 )
 async def status(deps: Deps, upload_id: UploadId) -> UploadStatus:
     row, job = await _upload(deps, upload_id)
-    return _status(row, job)
+    view = _status(row, job)
+    for source in deps.sources:
+        reason = unavailable(deps, source)
+        if reason:
+            view.skipped_sources[source.name] = reason
+    return view
 
 
 @router.get(

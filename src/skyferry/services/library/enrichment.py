@@ -29,9 +29,6 @@ T = TypeVar("T")
 UNAVAILABLE_SECONDS = 600.0
 """How long a source that said "quota used up" or "key refused" is left alone."""
 
-_unavailable: dict[str, tuple[str, float]] = {}
-"""Per process: source name → (why, until when) — every job of the process skips it."""
-
 
 class Enrichment(BaseModel):
     """What the sources added to one book."""
@@ -51,7 +48,7 @@ async def enrich(library: Library, book: ExportBook) -> Enrichment:
     found: dict[str, Facts] = {}
     skipped: dict[str, str] = {}
     for source in library.sources:
-        reason = unavailable(source)
+        reason = unavailable(library, source)
         if reason:
             skipped[source.name] = reason
             continue
@@ -65,7 +62,7 @@ async def enrich(library: Library, book: ExportBook) -> Enrichment:
         try:
             facts = await _lookup(library, source, book)
         except SourceUnavailableError as exc:
-            _unavailable[source.name] = (exc.detail, time.monotonic() + UNAVAILABLE_SECONDS)
+            library.unavailable[source.name] = (exc.detail, time.monotonic() + UNAVAILABLE_SECONDS)
             log.warning("%s; skipping it for now", exc.detail, extra={"source": source.name})
             skipped[source.name] = exc.detail
             continue
@@ -74,12 +71,12 @@ async def enrich(library: Library, book: ExportBook) -> Enrichment:
     return _merged(found, skipped)
 
 
-def unavailable(source: Source) -> str | None:
+def unavailable(library: Library, source: Source) -> str | None:
     """Why ``source`` is not asked right now, or None."""
     reason = source.available()
     if reason:
         return reason
-    marked = _unavailable.get(source.name)
+    marked = library.unavailable.get(source.name)
     if marked and marked[1] > time.monotonic():
         return marked[0]
     return None

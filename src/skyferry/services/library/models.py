@@ -38,6 +38,10 @@ class UploadStatus(BaseModel):
     data_url: str | None = None
     completion_time: str | None = None
     error_message: str | None = None
+    skipped_sources: dict[str, str] = Field(
+        default_factory=dict,
+        description="Enrichment sources not asked right now, and why (no key, quota used up).",
+    )
 
 
 class Deleted(BaseModel):

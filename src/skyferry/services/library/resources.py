@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -26,6 +26,9 @@ class Library:
     store: UploadStore
     cache: LookupCache
     sources: list[Source]
+    unavailable: dict[str, tuple[str, float]] = field(default_factory=dict)
+    """Sources that said "quota used up" or "key refused": name → (why, until when). Every job
+    of the process skips them meanwhile."""
 
 
 @asynccontextmanager

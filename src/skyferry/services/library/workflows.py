@@ -58,7 +58,7 @@ async def import_library(ctx: skyferry.JobContext, request: ImportRequest) -> di
             enrichments[book.key] = None
             notes.append(f"{book.title!r}: enrichment failed: {item.error_message}")
     for source in deps.sources:
-        reason = unavailable(source)
+        reason = unavailable(deps, source)
         if reason:
             notes.append(f"{source.name} was not asked: {reason}")
     return await save_dashboard(ctx.id, parsed, enrichments, notes)

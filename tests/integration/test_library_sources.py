@@ -1,0 +1,164 @@
+"""Enrichment from Open Library and Google Books, against fake servers that speak their wire
+formats and enforce their limits: merged genres and covers, no call over any limit, errors
+waited out and never cached as "unknown", sources without a key or quota skipped, and a
+library uploaded again costs no call at all."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from skyferry.app import create_app
+from skyferry.config import load_settings
+from tests.fakes.api_controls import Fail, Malformed
+from tests.fakes.google_books_server import FakeGoogleBooks
+from tests.fakes.open_library_server import FakeOpenLibrary
+from tests.library_exports import goodreads_export
+from tests.servers import serve_in_thread
+
+AGENT = "skyferry-tests/1.0 (tests@example.com)"
+RATE = 20  # Open Library's limit in these tests, enforced by the fake: fast, still a limit
+
+ApiFactory = Callable[..., httpx.Client]
+
+
+@pytest.fixture
+def open_library() -> Iterator[FakeOpenLibrary]:
+    with FakeOpenLibrary(identified_rate_per_second=RATE, retry_after=True).serve() as fake:
+        yield fake
+
+
+@pytest.fixture
+def google() -> Iterator[FakeGoogleBooks]:
+    with FakeGoogleBooks(requests_per_window=30, window_seconds=5).serve() as fake:
+        yield fake
+
+
+@pytest.fixture
+def start_api(
+    database_url: str, tmp_path: Path, open_library: FakeOpenLibrary, google: FakeGoogleBooks
+) -> Iterator[ApiFactory]:
+    with ExitStack() as stack:
+
+        def start(**library: Any) -> httpx.Client:
+            options: dict[str, Any] = {
+                "providers": ["open_library", "google_books"],
+                "open_library_base_url": open_library.url,
+                "open_library_user_agent": AGENT,
+                "open_library_requests_per_second": RATE,
+                "google_books_base_url": f"{google.url}/books/v1",
+                "google_books_api_key": google.api_key,
+                "google_books_requests": 30,
+                "google_books_period_seconds": 5,
+                "retry_initial_seconds": 0.05,
+                # the app and the fakes share this process's GIL: a request reaches the fake
+                # up to a few hundred milliseconds after its turn when the machine is busy
+                "rate_margin": 0.3,
+                **library,
+            }
+            settings = load_settings(
+                database_url=database_url,
+                blob_url=f"file://{tmp_path}/blobs",
+                log_format="text",
+                auto_migrate=True,
+                services=["library"],
+                library=options,
+            )
+            url = stack.enter_context(serve_in_thread(create_app(settings)))
+            return stack.enter_context(httpx.Client(base_url=url, timeout=30))
+
+        yield start
+
+
+def imported(api: httpx.Client, export: bytes, name: str = "export.csv") -> dict[str, Any]:
+    response = api.post("/upload", files={"csv": (name, export, "text/csv")})
+    assert response.status_code == 200, response.text
+    upload_id = response.json()["uuid"]
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        status = api.get(f"/status/{upload_id}").json()
+        if status["status"] != "processing":
+            assert status["status"] == "complete", status
+            data: dict[str, Any] = api.get(f"/data/{upload_id}").json()
+            data["status"] = status
+            return data
+        time.sleep(0.1)
+    raise TimeoutError(upload_id)
+
+
+def test_books_are_enriched_within_every_limit_and_cached(
+    start_api: ApiFactory, open_library: FakeOpenLibrary, google: FakeGoogleBooks
+) -> None:
+    api = start_api()
+    export = goodreads_export(40)
+    data = imported(api, export)
+    books = data["books"]
+    with_isbn = [b for b in books if b["isbn13"]]
+    assert all(b["genre_enriched"] for b in books), [b for b in books if not b["genres"]]
+    assert sum(1 for b in with_isbn if b["thumbnail_url"]) >= 0.8 * len(with_isbn)
+    # Google is the fallback: asked for what Open Library left without a cover, nothing else
+    asked_google = set(google.lookups())
+    assert asked_google
+    assert {b["isbn13"] for b in with_isbn if not b["thumbnail_url"]} <= asked_google
+    # pages the export lacks come from the sources, where they know them
+    for book in with_isbn:
+        known = open_library.catalogue.by_isbn(book["isbn13"])
+        assert known is not None
+        if known.pages:
+            assert book["num_pages"], book
+    assert open_library.over_limit == 0
+    assert google.over_limit == 0
+    batched = [c for c in open_library.calls if c.path == "/api/books"]
+    assert len(batched) < len(with_isbn) / 5, "ISBNs are asked for many at a time"
+    in_batches = Counter(isbn for call in batched for isbn in call.isbns)
+    assert set(in_batches.values()) == {1}, "no ISBN asked for twice"
+    assert data["summary"]["genre_enrichment_rate"] == 100.0
+
+    ol_calls, google_calls = len(open_library.calls), len(google.calls)
+    again = imported(api, export, name="same-library-again.csv")
+    assert len(open_library.calls) == ol_calls
+    assert len(google.calls) == google_calls
+    assert [b["genres"] for b in again["books"]] == [b["genres"] for b in books]
+
+
+def test_api_errors_are_waited_out_and_never_cached_as_unknown(
+    start_api: ApiFactory, open_library: FakeOpenLibrary
+) -> None:
+    api = start_api(providers=["open_library"])
+    open_library.script(
+        Fail(429, headers={"Retry-After": "1"}), Fail(503), Malformed(), Fail(502), Fail(500)
+    )
+    data = imported(api, goodreads_export(12, without_isbn_every=0))
+    assert all(b["genre_enriched"] for b in data["books"])
+    assert open_library.over_limit == 0
+    failed_then_answered = [c for c in open_library.calls if c.status >= 400]
+    assert len(failed_then_answered) >= 4
+
+
+def test_a_source_without_a_key_or_quota_is_skipped_and_said_so(
+    start_api: ApiFactory, google: FakeGoogleBooks
+) -> None:
+    api = start_api(providers=["google_books", "offline"], google_books_api_key=None)
+    data = imported(api, goodreads_export(5))
+    assert len(google.calls) == 0
+    assert "no API key" in data["status"]["skipped_sources"]["google_books"]
+    assert all(b["genre_enriched"] for b in data["books"])  # offline still gave genres
+    assert any("google_books was not asked" in n for n in data["metadata"]["processing_notes"])
+
+
+def test_a_used_up_daily_quota_stops_the_source_not_the_import(
+    start_api: ApiFactory, google: FakeGoogleBooks
+) -> None:
+    api = start_api(providers=["google_books", "offline"], google_books_daily_quota=3)
+    data = imported(api, goodreads_export(10))
+    assert len(google.calls) == 3  # our own count of the day's quota stopped the fourth
+    assert "quota" in data["status"]["skipped_sources"]["google_books"]
+    assert len(data["books"]) == 10
+    assert all(b["genre_enriched"] for b in data["books"])
