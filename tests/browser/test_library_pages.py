@@ -223,3 +223,58 @@ def test_with_api_keys_the_pages_send_the_key_a_person_enters(
     assert httpx.get(f"{library_url}/data/{uuid}", headers=key).status_code == 200
     # the browser logs the refused upload itself; nothing else may go wrong
     assert [e for e in record.errors if "401" not in e] == []
+
+
+def odd_book(**fields: Any) -> dict[str, Any]:
+    """A book of the dashboard JSON with nothing known but its title and author."""
+    book: dict[str, Any] = {
+        "title": "Untitled",
+        "author": "Anonymous",
+        "date_read": None,
+        "reading_year": None,
+        "my_rating": None,
+        "average_rating": None,
+        "is_rated": False,
+        "num_pages": None,
+        "reading_status": "to-read",
+        "genres": [],
+        "thumbnail_url": None,
+        "small_thumbnail_url": None,
+    }
+    return book | fields
+
+
+def test_a_dashboard_of_sparse_data_shows_text_as_text_and_empty_charts(
+    page: Page, library_url: str, record: PageRecord
+) -> None:
+    """Nothing read, rated or enriched, and markup in a title: the page still draws, and the
+    markup stays text (titles come from a file anyone can write)."""
+    hostile = '<img src=x id="injected"> & <b>bold</b>'
+    data = {
+        "books": [odd_book(title=hostile), odd_book(author="")],
+        "summary": {"total_books": 2, "most_common_genres": []},
+        "metadata": {},
+    }
+    page.route("**/data/sparse", lambda route: route.fulfill(json=data))
+    page.goto(f"{library_url}/library/dashboard/sparse")
+    expect(page.locator("body")).to_have_attribute("data-state", "ready")
+
+    charts = page.evaluate(CHART_DATA)
+    assert charts["booksPerYear"]["labels"] == []
+    assert charts["genres"]["labels"] == []
+    assert [d["data"] for d in charts["ratings"]["datasets"]] == [[0] * 5, [0] * 5]
+    expect(page.locator("#recent")).to_have_text("No books with a date read yet.")
+    expect(page.locator("#books .book-title").first).to_have_text(hostile)
+    expect(page.locator("#injected")).to_have_count(0)
+    expect(page.locator("#books .cover.placeholder")).to_have_count(2)
+    assert record.errors == []
+
+
+def test_a_dashboard_of_an_unknown_upload_says_so(
+    page: Page, library_url: str, record: PageRecord
+) -> None:
+    page.goto(f"{library_url}/library/dashboard/no-such-upload")
+    expect(page.locator("body")).to_have_attribute("data-state", "error")
+    expect(page.locator("#error")).to_contain_text("no library with this id")
+    # the browser logs the 404 itself; nothing else may go wrong
+    assert [e for e in record.errors if "404" not in e] == []
