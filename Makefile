@@ -3,6 +3,7 @@ VENV   ?= .venv
 PYTHON ?= python3
 UV     := $(VENV)/bin/uv
 UV_VERSION := 0.13.9
+CHROMIUM ?= /usr/bin/chromium
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .PHONY: run test lint check install install-dev bench clean
@@ -16,8 +17,19 @@ install: $(UV)  ## runtime dependencies, exactly as locked in uv.lock
 
 # --compile-bytecode: with PYTHONDONTWRITEBYTECODE set (as on our machines) nothing is cached on
 # import, and every `skyferry` process the tests start would compile its dependencies anew
-install-dev: $(UV)  ## runtime + test/lint dependencies, as locked
+install-dev: $(UV) $(CHROMIUM)  ## runtime + test/lint dependencies, as locked
 	$(UV) sync --frozen --inexact --quiet --extra dev --compile-bytecode
+
+# The browser tests drive Debian's Chromium through Playwright, which never downloads a browser
+# of its own. Installed only when missing (CI runs as root); elsewhere install it yourself, or
+# the browser tests skip.
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends chromium fonts-liberation; \
+	else \
+		echo "$(CHROMIUM) is missing: sudo apt-get install chromium (browser tests skip without it)"; \
+	fi
 
 run: install  ## serve on http://127.0.0.1:8000 with embedded SQLite + local files
 	$(VENV)/bin/skyferry datasets demo --if-missing

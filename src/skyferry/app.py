@@ -146,7 +146,10 @@ def _prepare(app: FastAPI, setup: Setup) -> None:
         )
     if settings.api_keys:
         app.add_middleware(
-            ApiKeyGuard, keys=settings.api_keys, guard_docs=settings.api_keys_guard_docs
+            ApiKeyGuard,
+            keys=settings.api_keys,
+            guard_docs=settings.api_keys_guard_docs,
+            pages=[prefix for loaded in setup.services for prefix in loaded.pages],
         )
     _add_operations_routes(app)
     add_routes(app, jobs_api.router)

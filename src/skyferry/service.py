@@ -50,6 +50,10 @@ class Service(Generic[S]):
       clients, shared limits); reached with ``ctx.get(resource)`` or ``Depends(resource)``.
     - ``cli``: a typer app, mounted as ``skyferry <name> …``.
     - ``events``: handlers for non-HTTP Lambda events, by event source.
+    - ``pages``: path prefixes of web pages that hold no data themselves (HTML, scripts, styles,
+      e.g. ``"/library"`` for ``/library`` and ``/library/…``). With ``SKYFERRY_API_KEYS`` set,
+      GET and HEAD requests there need no key, since a browser cannot send one to open a page;
+      the API the pages call stays guarded.
     """
 
     name: str
@@ -60,6 +64,7 @@ class Service(Generic[S]):
     resources: Sequence[Resource[Any]] = ()
     cli: typer.Typer | None = None
     events: Mapping[str, EventHandler] = field(default_factory=dict)
+    pages: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         import re
@@ -69,6 +74,13 @@ class Service(Generic[S]):
                 f"invalid service name {self.name!r}: lower-case letters, digits and _, "
                 "starting with a letter, at most 40 characters"
             )
+        for prefix in self.pages:
+            # "/" or "" would open every route to callers without a key
+            if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", prefix):
+                raise ValueError(
+                    f"service {self.name!r}: invalid pages prefix {prefix!r}: a path such as "
+                    "'/library', without a trailing slash"
+                )
         if self.migrations is not None and not self.migrations.is_dir():
             raise ValueError(
                 f"service {self.name!r}: migrations folder {self.migrations} is missing"

@@ -1,5 +1,6 @@
-"""API keys: open without keys; with keys, every route but /health and /ready answers a 401
-problem+json with a challenge unless the request holds one, and guessing is throttled."""
+"""API keys: open without keys; with keys, every route but /health, /ready and the services'
+pages answers a 401 problem+json with a challenge unless the request holds one, and guessing is
+throttled."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pydantic import SecretStr
 
 from skyferry.http.problems import document_errors, install_problem_handlers
 from skyferry.http.security import FAILURES_ALLOWED, ApiKeyGuard, client_id, fingerprint
+from skyferry.service import Service
 
 pytestmark = pytest.mark.anyio
 
@@ -123,3 +125,29 @@ def test_the_key_scheme_is_in_the_openapi_document_and_health_needs_none() -> No
     }
     assert schema["security"] == [{"APIKeyHeader": []}]
     assert schema["paths"]["/health"]["get"]["security"] == []
+
+
+async def test_service_pages_open_to_get_and_head_without_a_key_and_nothing_beside_them() -> None:
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.add_middleware(ApiKeyGuard, keys=[SecretStr(KEYS[0])], pages=["/library"])
+
+    @app.api_route("/{path:path}", methods=["GET", "HEAD", "POST"])
+    async def anything(path: str) -> dict[str, str]:
+        return {"path": path}
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        for path in ["/library", "/library/dashboard/abc", "/library/static/vendor/chart.js"]:
+            assert (await client.get(path)).status_code == 200, path
+            assert (await client.head(path)).status_code == 200, path
+        # the page's own API calls, anything that writes, and look-alike paths need a key
+        assert (await client.post("/library")).status_code == 401
+        for path in ["/data/abc", "/upload", "/libraryx", "/library-admin", "/"]:
+            assert (await client.get(path)).status_code == 401, path
+
+
+@pytest.mark.parametrize("prefix", ["/", "", "library", "/library/", "/lib rary"])
+def test_a_service_cannot_open_every_route_or_a_malformed_one(prefix: str) -> None:
+    with pytest.raises(ValueError, match="invalid pages prefix"):
+        Service(name="pages_test", pages=[prefix])

@@ -2,7 +2,9 @@
 
 Guarded at the ASGI layer, so every route is covered whoever declared it (the core, a service,
 a team's own app) without each remembering a dependency; only ``/health`` and ``/ready`` (and
-the API docs unless ``SKYFERRY_API_KEYS_GUARD_DOCS`` is set) stay open. With no keys configured
+the API docs unless ``SKYFERRY_API_KEYS_GUARD_DOCS`` is set) stay open, and GET or HEAD of the
+web pages services declare (``Service.pages``): a browser opening a page cannot send a header,
+and a page holds no data until its script calls the API, with a key. With no keys configured
 every request passes, which is what a laptop wants.
 
 Keys are compared in constant time against every configured key and never logged or echoed; a
@@ -40,11 +42,18 @@ class ApiKeyGuard:
     """ASGI middleware: refuse (401) requests without a configured key, throttle (429) guessing."""
 
     def __init__(
-        self, app: ASGIApp, keys: Sequence[SecretStr], *, guard_docs: bool = False
+        self,
+        app: ASGIApp,
+        keys: Sequence[SecretStr],
+        *,
+        guard_docs: bool = False,
+        pages: Sequence[str] = (),
     ) -> None:
         self.app = app
         self._keys = [key.get_secret_value().encode("utf-8") for key in keys]
         self._open = OPEN_PATHS if guard_docs else OPEN_PATHS | DOCS_PATHS
+        self._pages = frozenset(pages)
+        self._page_folders = tuple(f"{prefix}/" for prefix in pages)
         self._failures: dict[str, tuple[float, int]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -54,7 +63,7 @@ class ApiKeyGuard:
         path, root = scope["path"], scope.get("root_path", "")
         if root and path.startswith(root):
             path = path[len(root) :] or "/"
-        if path in self._open or scope["method"] == "OPTIONS":
+        if path in self._open or scope["method"] == "OPTIONS" or self._is_page(scope, path):
             await self.app(scope, receive, send)
             return
         address = _address(scope)
@@ -97,6 +106,11 @@ class ApiKeyGuard:
             return
         scope.setdefault("state", {})[_STATE_KEY] = fingerprint(presented)
         await self.app(scope, receive, send)
+
+    def _is_page(self, scope: Scope, path: str) -> bool:
+        if scope["method"] not in ("GET", "HEAD"):
+            return False
+        return path in self._pages or path.startswith(self._page_folders)
 
     def _throttled(self, address: str) -> int:
         started, count = self._failures.get(address, (0.0, 0))

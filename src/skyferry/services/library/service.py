@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 import skyferry
 from skyferry.config import Settings
-from skyferry.services.library import api, cli
+from skyferry.services.library import api, cli, pages
 from skyferry.services.library.resources import library
 from skyferry.services.library.settings import LibrarySettings
 from skyferry.services.library.tables import metadata
@@ -18,6 +18,7 @@ def _router(settings: Settings) -> APIRouter:
     router = APIRouter()
     router.include_router(api.build_router(settings.of(LibrarySettings)))
     router.include_router(api.router)
+    router.include_router(pages.router)  # /library: the upload page and the dashboard
     return router
 
 
@@ -29,4 +30,5 @@ service = skyferry.Service(
     migrations=Path(__file__).parent / "migrations",
     resources=[library],
     cli=cli.app,
+    pages=["/library"],  # the upload page, the dashboard and their files open without an API key
 )
