@@ -19,6 +19,7 @@ def test_defaults_are_the_embedded_laptop_setup() -> None:
         "demo",
         "inventory",
         "books",
+        "library",
         "datasets",
     }
     assert load_setup(default_services=()).services == []
