@@ -97,6 +97,14 @@ def test_bom_semicolons_and_windows_1252() -> None:
     assert any("Windows-1252" in note for note in parsed.notes)
 
 
+def test_trailing_empty_fields_are_no_fault() -> None:
+    row = "4,Emma,Jane Austen,,,,,5,,,,,,,2020/02/03,,,,read,,,,1,0,,\n"  # two commas too many
+    shifted = "5,Persuasion,Jane Austen,,,,,5,,,,,,,2020/02/03,,,,read,,,,1,0,oops\n"
+    parsed = parse_export((GOODREADS_24 + row + shifted).encode())
+    assert [b.title for b in parsed.books] == ["Emma"]
+    assert any("row 3" in note for note in parsed.notes)
+
+
 def test_a_bad_row_is_noted_and_the_rest_are_read() -> None:
     rows = (
         "1,,Nobody,,,,,0,,,,,,,,,,,read,,,,0,0\n"  # no title

@@ -237,9 +237,11 @@ class _Columns:
         return source
 
     def fits(self, row: list[str]) -> bool:
-        """A row cut short (a stray line break) or with extra fields (shifted columns) is broken;
-        one missing a few trailing empty fields, as some spreadsheets save it, is not."""
-        return self.width // 2 < len(row) <= self.width
+        """A row cut short (a stray line break) or with extra values (shifted columns) is
+        broken; one with trailing empty fields missing or added, as spreadsheets save it, is
+        not."""
+        extra = row[self.width :]
+        return self.width // 2 < len(row) and not any(cell.strip() for cell in extra)
 
     def record(self, row: list[str]) -> Callable[[str], str]:
         def get(name: str) -> str:
