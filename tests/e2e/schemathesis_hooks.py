@@ -9,11 +9,11 @@ counted in schemathesis's summary ("Filtered: N (dropped by `filter_failure`)").
 - **ST202 (a schema-valid request rejected) with a documented 400.** The 400-vs-422 rule
   (``skyferry.http.problems``): a value that matches the schema but that the service cannot use
   is a 400. A schema cannot say which cursors the API issued, which file names the file store
-  takes (none that leaves its folder, none with a control character), or which columns and
-  values a dataset has, so schemathesis's valid-looking cursor, file name or filter gets that
-  400. Dropped only when the problem's title is the one
-  of that refusal (on HEAD, which has no body, only for the dataset download, whose only 400s
-  are those).
+  takes (none that leaves its folder, none with a control character), which columns and
+  values a dataset has, or that an uploaded file is a library export, so schemathesis's
+  valid-looking cursor, file name, filter or file gets that 400. Dropped only when the
+  problem's title is the one of that refusal (on HEAD, which has no body, only for the dataset
+  download, whose only 400s are those).
 - **ST202 with a 412 from If-Match.** A write with If-Match happens only if the item still has
   that ETag (RFC 9110, 13.1.1; the README's "412 on a stale version"); schemathesis cannot know
   the current ETag, so its If-Match, valid as a header, names another version.
@@ -49,6 +49,7 @@ FILENAME = "Invalid filename"  # skyferry.services.inventory.errors.InvalidFilen
 QUERY = "Invalid dataset query"  # skyferry.services.datasets.errors.InvalidQueryError
 KEY_REUSED = "Idempotency-Key reused"  # skyferry.jobs.engine.IdempotencyConflictError
 STALE = "Precondition failed"  # skyferry.services.inventory.errors.PreconditionFailedError
+EXPORT = "Not a library export"  # skyferry.services.library.errors.ExportError
 
 DOCUMENTED: dict[int, dict[str, set[str]]] = {
     # status -> operation -> titles of the problems it answers a schema-valid request with
@@ -61,13 +62,18 @@ DOCUMENTED: dict[int, dict[str, set[str]]] = {
         "DELETE /files/{filename}": {FILENAME},
         "GET /file/download/{filename}": {FILENAME},
         f"GET {DOWNLOAD}": {QUERY},
+        "POST /upload": {EXPORT},
     },
     412: {
         "PATCH /inventory/{sku}": {STALE},
         "DELETE /inventory/{sku}": {STALE},
         "POST /inventory/{sku}/adjust": {STALE},
     },
-    422: {"POST /jobs/demo": {KEY_REUSED}, "POST /books": {KEY_REUSED}},
+    422: {
+        "POST /jobs/demo": {KEY_REUSED},
+        "POST /books": {KEY_REUSED},
+        "POST /upload": {KEY_REUSED},
+    },
 }
 
 

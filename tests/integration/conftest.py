@@ -7,13 +7,21 @@ the code under test only through ``aws_env``, which monkeypatch undoes after eac
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
 
 import boto3
+import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
-from tests.servers import free_port
+from skyferry.app import create_app
+from skyferry.config import load_settings
+from tests.servers import free_port, serve_in_thread
+
+LibraryFactory = Callable[..., httpx.Client]
 
 # anything the caller's shell may set that would send requests elsewhere or sign them differently
 _FOREIGN_AWS_VARIABLES = (
@@ -53,3 +61,23 @@ def s3_bucket(moto_endpoint: str, aws_env: None) -> str:
     name = f"test-{uuid.uuid4().hex[:20]}"
     boto3.client("s3", endpoint_url=moto_endpoint).create_bucket(Bucket=name)
     return name
+
+
+@pytest.fixture
+def start_library(database_url: str, tmp_path: Path) -> Iterator[LibraryFactory]:
+    """Start the app with the library service only (real uvicorn) and these library settings."""
+    with ExitStack() as stack:
+
+        def start(**library: Any) -> httpx.Client:
+            settings = load_settings(
+                database_url=database_url,
+                blob_url=f"file://{tmp_path}/blobs",
+                log_format="text",
+                auto_migrate=True,
+                services=["library"],
+                library=library,
+            )
+            url = stack.enter_context(serve_in_thread(create_app(settings)))
+            return stack.enter_context(httpx.Client(base_url=url, timeout=30))
+
+        yield start

@@ -4,39 +4,20 @@ original Goodreads Stats contract (``/upload``, ``/status``, ``/data``) end to e
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from skyferry.app import create_app
-from skyferry.config import load_settings
-from tests.servers import serve_in_thread
+from tests.integration.conftest import LibraryFactory
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "library"
-ApiFactory = Callable[..., httpx.Client]
 
 
 @pytest.fixture
-def start_api(database_url: str, tmp_path: Path) -> Iterator[ApiFactory]:
-    with ExitStack() as stack:
-
-        def start(**library: Any) -> httpx.Client:
-            settings = load_settings(
-                database_url=database_url,
-                blob_url=f"file://{tmp_path}/blobs",
-                log_format="text",
-                auto_migrate=True,
-                services=["library"],
-                library=library,
-            )
-            url = stack.enter_context(serve_in_thread(create_app(settings)))
-            return stack.enter_context(httpx.Client(base_url=url, timeout=30))
-
-        yield start
+def start_api(start_library: LibraryFactory) -> LibraryFactory:
+    return start_library
 
 
 def upload(
@@ -60,7 +41,7 @@ def wait_done(api: httpx.Client, upload_id: str) -> dict[str, Any]:
     raise TimeoutError(f"upload {upload_id} never finished")
 
 
-def test_an_export_is_uploaded_processed_served_and_deleted(start_api: ApiFactory) -> None:
+def test_an_export_is_uploaded_processed_served_and_deleted(start_api: LibraryFactory) -> None:
     api = start_api()
     response = upload(api, "goodreads_31_columns.csv")
     assert response.status_code == 200, response.text
@@ -139,7 +120,7 @@ def test_an_export_is_uploaded_processed_served_and_deleted(start_api: ApiFactor
     ],
 )
 def test_every_export_vintage_is_read(
-    start_api: ApiFactory, name: str, source: str, books: int
+    start_api: LibraryFactory, name: str, source: str, books: int
 ) -> None:
     api = start_api()
     upload_id = upload(api, name).json()["uuid"]
@@ -149,7 +130,7 @@ def test_every_export_vintage_is_read(
     assert data["metadata"]["export_source"] == f"{source}_csv_with_genre_enrichment"
 
 
-def test_wrong_files_are_refused_with_what_is_wrong(start_api: ApiFactory) -> None:
+def test_wrong_files_are_refused_with_what_is_wrong(start_api: LibraryFactory) -> None:
     api = start_api(max_upload_bytes=4096)
     not_csv = upload(api, "library.pdf", b"%PDF-1.7 binary\x00\x01")
     assert not_csv.status_code == 400
@@ -169,7 +150,7 @@ def test_wrong_files_are_refused_with_what_is_wrong(start_api: ApiFactory) -> No
     assert unknown.status_code == 404
 
 
-def test_an_idempotent_repeat_is_the_same_upload(start_api: ApiFactory) -> None:
+def test_an_idempotent_repeat_is_the_same_upload(start_api: LibraryFactory) -> None:
     api = start_api()
     first = upload(api, "goodreads_2026.csv", key="library-1")
     again = upload(api, "goodreads_2026.csv", key="library-1")
@@ -178,7 +159,7 @@ def test_an_idempotent_repeat_is_the_same_upload(start_api: ApiFactory) -> None:
     assert wait_done(api, first.json()["uuid"])["status"] == "complete"
 
 
-def test_data_is_202_while_processing(start_api: ApiFactory) -> None:
+def test_data_is_202_while_processing(start_api: LibraryFactory) -> None:
     api = start_api(offline_seconds_per_book=0.5, concurrency=1)
     upload_id = upload(api, "goodreads_2026.csv").json()["uuid"]
     pending = api.get(f"/data/{upload_id}")

@@ -7,27 +7,21 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from skyferry.app import create_app
-from skyferry.config import load_settings
 from tests.fakes.api_controls import Fail, Malformed
 from tests.fakes.book_catalogue import make_isbn13
 from tests.fakes.google_books_server import FakeGoogleBooks
 from tests.fakes.open_library_server import FakeOpenLibrary
+from tests.integration.conftest import LibraryFactory
 from tests.library_exports import goodreads_export
-from tests.servers import serve_in_thread
 
 AGENT = "skyferry-tests/1.0 (tests@example.com)"
 RATE = 20  # Open Library's limit in these tests, enforced by the fake: fast, still a limit
-
-ApiFactory = Callable[..., httpx.Client]
 
 
 @pytest.fixture
@@ -44,12 +38,11 @@ def google() -> Iterator[FakeGoogleBooks]:
 
 @pytest.fixture
 def start_api(
-    database_url: str, tmp_path: Path, open_library: FakeOpenLibrary, google: FakeGoogleBooks
-) -> Iterator[ApiFactory]:
-    with ExitStack() as stack:
-
-        def start(**library: Any) -> httpx.Client:
-            options: dict[str, Any] = {
+    start_library: LibraryFactory, open_library: FakeOpenLibrary, google: FakeGoogleBooks
+) -> LibraryFactory:
+    def start(**library: Any) -> httpx.Client:
+        return start_library(
+            **{
                 "providers": ["open_library", "google_books"],
                 "open_library_base_url": open_library.url,
                 "open_library_user_agent": AGENT,
@@ -64,18 +57,9 @@ def start_api(
                 "rate_margin": 0.3,
                 **library,
             }
-            settings = load_settings(
-                database_url=database_url,
-                blob_url=f"file://{tmp_path}/blobs",
-                log_format="text",
-                auto_migrate=True,
-                services=["library"],
-                library=options,
-            )
-            url = stack.enter_context(serve_in_thread(create_app(settings)))
-            return stack.enter_context(httpx.Client(base_url=url, timeout=30))
+        )
 
-        yield start
+    return start
 
 
 def imported(api: httpx.Client, export: bytes, name: str = "export.csv") -> dict[str, Any]:
@@ -95,7 +79,7 @@ def imported(api: httpx.Client, export: bytes, name: str = "export.csv") -> dict
 
 
 def test_books_are_enriched_within_every_limit_and_cached(
-    start_api: ApiFactory, open_library: FakeOpenLibrary, google: FakeGoogleBooks
+    start_api: LibraryFactory, open_library: FakeOpenLibrary, google: FakeGoogleBooks
 ) -> None:
     api = start_api()
     export = goodreads_export(40)
@@ -128,7 +112,7 @@ def test_books_are_enriched_within_every_limit_and_cached(
 
 
 def test_api_errors_are_waited_out_and_never_cached_as_unknown(
-    start_api: ApiFactory, open_library: FakeOpenLibrary
+    start_api: LibraryFactory, open_library: FakeOpenLibrary
 ) -> None:
     api = start_api(providers=["open_library"])
     open_library.script(
@@ -142,7 +126,7 @@ def test_api_errors_are_waited_out_and_never_cached_as_unknown(
 
 
 def test_a_source_without_a_key_or_quota_is_skipped_and_said_so(
-    start_api: ApiFactory, google: FakeGoogleBooks
+    start_api: LibraryFactory, google: FakeGoogleBooks
 ) -> None:
     api = start_api(providers=["google_books", "offline"], google_books_api_key=None)
     data = imported(api, goodreads_export(5))
@@ -153,7 +137,7 @@ def test_a_source_without_a_key_or_quota_is_skipped_and_said_so(
 
 
 def test_a_used_up_daily_quota_stops_the_source_not_the_import(
-    start_api: ApiFactory, google: FakeGoogleBooks
+    start_api: LibraryFactory, google: FakeGoogleBooks
 ) -> None:
     api = start_api(providers=["google_books", "offline"], google_books_daily_quota=3)
     data = imported(api, goodreads_export(10))
@@ -164,7 +148,7 @@ def test_a_used_up_daily_quota_stops_the_source_not_the_import(
 
 
 def test_google_books_is_asked_for_what_open_library_does_not_know(
-    start_api: ApiFactory, open_library: FakeOpenLibrary, google: FakeGoogleBooks
+    start_api: LibraryFactory, open_library: FakeOpenLibrary, google: FakeGoogleBooks
 ) -> None:
     unknown = make_isbn13(3)  # book 2 of the export
     open_library.catalogue.missing.add(unknown)

@@ -6,15 +6,12 @@ skyferry library import goodreads_library_export.csv --wait
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from skyferry.http.client import DEFAULT_API, ApiUrl, call, console, open_client
+from skyferry.http.client import DEFAULT_API, ApiUrl, call, console, open_client, watch
 
 app = typer.Typer(help="Import library exports and read their dashboards.", no_args_is_help=True)
 
@@ -42,9 +39,10 @@ def import_export(
         print(upload_id)
         if not wait:
             return
-        final = _follow(client, upload_id)
-        if final["status"] != "complete":
-            console.print(f"[red]import {upload_id} failed[/red] {final.get('error_message')}")
+        final = watch(client, upload_id)
+        if final["status"] != "succeeded":
+            error = (final.get("error") or {}).get("message", "")
+            console.print(f"[red]import {upload_id} {final['status']}[/red] {error}")
             raise typer.Exit(1)
         _print_summary(call(client, "GET", f"/data/{upload_id}"))
 
@@ -54,29 +52,6 @@ def status(upload_id: str, url: ApiUrl = DEFAULT_API) -> None:
     """Print an upload's status as JSON."""
     with open_client(url) as client:
         print(json.dumps(call(client, "GET", f"/status/{upload_id}"), indent=2))
-
-
-def _follow(client: httpx.Client, upload_id: str, poll_seconds: float = 0.3) -> dict[str, Any]:
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("Reading the export", total=None)
-        while True:
-            current = call(client, "GET", f"/status/{upload_id}")
-            progress = current["progress"]
-            bar.update(
-                task,
-                description=current["message"],
-                total=progress["total_books"] or None,
-                completed=progress["processed_books"],
-            )
-            if current["status"] != "processing":
-                return dict(current)
-            time.sleep(poll_seconds)
 
 
 def _print_summary(dashboard: dict[str, Any]) -> None:

@@ -16,12 +16,12 @@ import time
 from collections.abc import Iterable
 from typing import TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from skyferry.services.library.errors import SourceUnavailableError
 from skyferry.services.library.exports import ExportBook
 from skyferry.services.library.genres import merge
-from skyferry.services.library.providers import Facts, Source, lookup_key
+from skyferry.services.library.providers import BookFacts, Facts, Source, lookup_key
 from skyferry.services.library.resources import Library
 
 log = logging.getLogger(__name__)
@@ -32,16 +32,9 @@ UNAVAILABLE_SECONDS = 600.0
 """How long a source that said "quota used up" or "key refused" is left alone."""
 
 
-class Enrichment(BaseModel):
-    """What the sources added to one book."""
+class Enrichment(BookFacts):
+    """What the sources added to one book: their facts merged, genres normalised."""
 
-    genres: list[str] = Field(default_factory=list)
-    thumbnail_url: str | None = None
-    small_thumbnail_url: str | None = None
-    num_pages: int | None = None
-    publication_year: int | None = None
-    average_rating: float | None = None
-    publisher: str | None = None
     found_by: list[str] = Field(default_factory=list)
     skipped: dict[str, str] = Field(default_factory=dict)
 

@@ -14,10 +14,9 @@ from pydantic import BaseModel, Field
 from skyferry.services.library.exports import ExportBook
 
 
-class Facts(BaseModel):
-    """What one source knows of one book; genres as the source names them."""
+class BookFacts(BaseModel):
+    """What a book's export may lack and a source may know."""
 
-    found: bool
     genres: list[str] = Field(default_factory=list)
     thumbnail_url: str | None = None
     small_thumbnail_url: str | None = None
@@ -25,6 +24,12 @@ class Facts(BaseModel):
     publication_year: int | None = None
     average_rating: float | None = None
     publisher: str | None = None
+
+
+class Facts(BookFacts):
+    """What one source said of one book; genres as the source names them."""
+
+    found: bool
 
 
 NOT_FOUND = Facts(found=False)
