@@ -26,7 +26,7 @@ from skyferry.services.library.enrichment import unavailable
 from skyferry.services.library.errors import (
     ExportError,
     ExportTooLargeError,
-    LibraryError,
+    ProcessingFailedError,
     UploadNotFoundError,
 )
 from skyferry.services.library.exports import check_header
@@ -47,11 +47,6 @@ Deps = Annotated[Library, Depends(library)]
 
 _MULTIPART_OVERHEAD = 64 * 1024
 _READ_CHUNK = 1024 * 1024
-
-
-class ProcessingFailedError(LibraryError):
-    status = 409
-    title = "Processing failed"
 
 
 def build_router(settings: LibrarySettings) -> APIRouter:

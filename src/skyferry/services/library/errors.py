@@ -37,6 +37,13 @@ class UploadNotFoundError(LibraryError):
         super().__init__(f"no upload with uuid {upload_id!r}", uuid=upload_id)
 
 
+class ProcessingFailedError(LibraryError):
+    """``GET /data`` of an import that failed or was cancelled: there is no dashboard."""
+
+    status = 409
+    title = "Processing failed"
+
+
 class ProviderError(LibraryError):
     """A book API failed in a way worth trying again later (429, 5xx, timeout, bad body).
 
