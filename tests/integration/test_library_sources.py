@@ -53,8 +53,8 @@ def start_api(
                 "google_books_period_seconds": 5,
                 "retry_initial_seconds": 0.05,
                 # the app and the fakes share this process's GIL: a request reaches the fake
-                # up to a few hundred milliseconds after its turn when the machine is busy
-                "rate_margin": 0.3,
+                # up to several hundred milliseconds after its turn when the machine is busy
+                "rate_margin": 0.9,
                 **library,
             }
         )
