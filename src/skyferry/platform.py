@@ -62,7 +62,11 @@ def build(settings: Settings, services: Sequence[Service[Any]]) -> Platform:
     """The platform's parts, not yet connected (engines connect on first use)."""
     settings.ensure_local_dirs()
     database = open_database(settings)
-    blobs = open_blob_store(settings.blob_url, endpoint_url=settings.aws_endpoint_url)
+    blobs = open_blob_store(
+        settings.blob_url,
+        endpoint_url=settings.aws_endpoint_url,
+        min_free_bytes=settings.blob_min_free_bytes,
+    )
     return Platform(settings=settings, database=database, blobs=blobs, services=services)
 
 
