@@ -133,3 +133,59 @@ async def big_fan(ctx: skyferry.JobContext, params: BigFanOutParams) -> int:
         retry=skyferry.Retry(attempts=1),
     )
     return len(result.succeeded)
+
+
+class ReportParams(BaseModel):
+    key: str
+    items: int = 10
+
+
+@dataclass
+class CallCounter:
+    """How often ``test.report``'s costly work ran: its fan-out items and its provider step."""
+
+    items: int = 0
+    provider: int = 0
+
+
+REPORT_CALLS = CallCounter()
+
+
+async def _costly_item(n: int) -> int:
+    REPORT_CALLS.items += 1
+    return n
+
+
+@skyferry.step(retry=skyferry.Retry(attempts=1))
+async def ask_provider(items: int) -> str:
+    REPORT_CALLS.provider += 1
+    return f"a summary of {items} items"
+
+
+@skyferry.job("test.report", params=ReportParams)
+async def report(ctx: skyferry.JobContext, params: ReportParams) -> dict[str, Any]:
+    """Costly work, then a step that fails while its blob is missing (as a full store would)."""
+    fanned = await ctx.fan_out(
+        "costly", list(range(params.items)), _costly_item, retry=skyferry.Retry(attempts=1)
+    )
+    summary = await ask_provider(params.items)
+    size = await blob_size(params.key)
+    return {"items": len(fanned.outputs), "summary": summary, "size": size}
+
+
+class ArchiveParams(BaseModel):
+    key: str
+    size: int
+
+
+@skyferry.step(retry=skyferry.Retry(attempts=1))
+async def store_blob(key: str, size: int) -> None:
+    await current().blobs.put(key, b"x" * size)
+
+
+@skyferry.job("test.archive", params=ArchiveParams)
+async def archive(ctx: skyferry.JobContext, params: ArchiveParams) -> str:
+    """A provider call, then a write to the blob store (which a full disk fails)."""
+    summary = await ask_provider(params.size)
+    await store_blob(params.key, params.size)
+    return summary

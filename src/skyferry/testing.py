@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from skyferry.jobs.context import JobContext
 from skyferry.jobs.engine import (
     IdempotencyConflictError,
+    JobNotFailedError,
     JobNotFinishedError,
     JobNotFoundError,
     use_engine,
@@ -130,6 +131,17 @@ class InMemoryJobs:
             entry.job = entry.job.model_copy(
                 update={"status": JobStatus.CANCELLED, "finished_at": datetime.now(UTC)}
             )
+        return entry.job
+
+    async def retry(self, job_id: str) -> Job:
+        """A failed job is queued again (``run`` runs it from the start: no checkpoints here)."""
+        self.calls.append(Call("retry", job_id))
+        entry = self._entry(job_id)
+        if entry.job.status is not JobStatus.FAILED:
+            raise JobNotFailedError(entry.job)
+        entry.job = entry.job.model_copy(
+            update={"status": JobStatus.QUEUED, "error": None, "finished_at": None}
+        )
         return entry.job
 
     async def result(self, job_id: str) -> Any:

@@ -7,6 +7,7 @@ and /ready said the store was fine until its root could not be written at all.
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,10 +16,12 @@ from typing import Any
 import httpx
 import pytest
 
+import tests.kinds
 from skyferry.app import create_app
 from skyferry.config import load_settings
 from skyferry.storage.blobs import open_blob_store
 from skyferry.storage.errors import StorageFullError
+from tests.polling import poll
 from tests.servers import serve_in_thread
 
 DISK_BYTES = 1024 * 1024
@@ -54,10 +57,11 @@ def api(disk: Path, tmp_path: Path) -> Iterator[httpx.Client]:
         "log_level": "WARNING",
         "auto_migrate": True,
         "services": ["inventory"],
+        "shutdown_grace_seconds": 0,
         "inventory": {"max_upload_bytes": 4 * DISK_BYTES},
     }
     with (
-        serve_in_thread(create_app(load_settings(**overrides), run_workers=False)) as url,
+        serve_in_thread(create_app(load_settings(**overrides))) as url,
         httpx.Client(base_url=url, timeout=30) as client,
     ):
         yield client
@@ -107,3 +111,24 @@ def test_ready_says_a_read_only_store_is_read_only(api: httpx.Client, disk: Path
     refused = api.put("/files/new.txt", content=b"x")
     assert refused.status_code == 503, refused.text
     assert refused.json()["title"] == "Storage read-only"
+
+
+def test_a_job_that_failed_on_a_full_disk_retries_without_asking_its_provider_again(
+    api: httpx.Client, disk: Path
+) -> None:
+    calls = tests.kinds.REPORT_CALLS
+    calls.provider = 0
+    (disk / "ballast").write_bytes(b"x" * (DISK_BYTES - 128 * 1024))
+    params = tests.kinds.ArchiveParams(key="archive.bin", size=256 * 1024)
+    job_id = asyncio.run(tests.kinds.archive.submit(params)).job.id
+    failed = poll(api, job_id)
+    assert failed["status"] == "failed", failed
+    assert failed["error"]["type"] == "StorageFullError"
+    assert calls.provider == 1
+
+    (disk / "ballast").unlink()  # someone frees space
+    retried = api.post(f"/jobs/{job_id}/retry")
+    assert retried.status_code == 202, retried.text
+    assert poll(api, job_id)["status"] == "succeeded"
+    assert calls.provider == 1  # the provider's answer came from its checkpoint
+    assert (disk / "blobs" / "archive.bin").stat().st_size == 256 * 1024
