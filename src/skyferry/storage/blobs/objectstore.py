@@ -345,7 +345,7 @@ def _local_problem(root: Path, min_free_bytes: int, url: str) -> StorageError | 
     system read-only, or less than ``min_free_bytes`` free for this process (a full disk makes
     every upload fail, and DuckDB, SQLite and logs on the same disk with it)."""
     if not root.is_dir():
-        return StorageError(f"unreachable: {root} is not a directory", url=url)
+        return StorageError(f"unreachable: {root} is not a writable directory", url=url)
     stats = os.statvfs(root)
     if stats.f_flag & os.ST_RDONLY:
         return StorageReadOnlyError(f"read-only: {root} is on a read-only file system", url=url)
