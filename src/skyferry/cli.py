@@ -334,6 +334,14 @@ def jobs_cancel(job_id: str, url: ApiUrl = DEFAULT_API) -> None:
     print(f"{job['id']} {job['status']}")
 
 
+@jobs_app.command("retry")
+def jobs_retry(job_id: str, url: ApiUrl = DEFAULT_API) -> None:
+    """Run a failed job again from its last checkpoint (finished steps are not redone)."""
+    with open_client(url) as client:
+        job = call(client, "POST", f"/jobs/{job_id}/retry")
+    print(f"{job['id']} {job['status']}")
+
+
 def main() -> None:  # pragma: no cover - console script shim
     app()
 

@@ -63,6 +63,10 @@ def test_cancel_and_errors(server: str) -> None:
     cancelled = cli("jobs", "cancel", job_id, url=server)
     assert cancelled.returncode == 0
     assert cancelled.stdout.strip() == f"{job_id} cancelled"
+    not_failed = cli("jobs", "retry", job_id, url=server)
+    assert not_failed.returncode == 1
+    assert "409" in not_failed.stderr
+    assert "only a failed job can be retried" in not_failed.stderr
     missing = cli("jobs", "show", "nope", url=server)
     assert missing.returncode == 1
     assert "404" in missing.stderr
