@@ -100,8 +100,8 @@ def test_killed_worker_loses_no_job_and_repeats_no_step(
                 # the step running at the kill: perhaps twice, once from the top again
                 assert counts.get(in_flight, 1) in (1, 2), (round_, counts)
                 assert finished >= 2, (round_, finished)  # progress said 2 were done
-                print(f"round {round_}: killed with {finished} steps checkpointed; the step in")
-                print(f"  flight then ran {counts.get(in_flight, 0)} time(s) in all")
+                ran = counts.get(in_flight, 0)  # the step in flight: how often it ran
+                print(f"round {round_}: {finished} checkpointed at the kill, in flight ran {ran}x")
     finally:
         for process in [*workers, api]:
             stop(process)
