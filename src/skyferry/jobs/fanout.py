@@ -52,7 +52,7 @@ class RateLimit:
             raise ValueError("RateLimit needs calls >= 1 and period_seconds > 0")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)  # no slots: outcomes pickled by earlier releases must still load
 class ItemOutcome:
     index: int
     ok: bool
