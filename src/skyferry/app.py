@@ -31,7 +31,7 @@ from skyferry.jobs.engine import JobEngine
 from skyferry.logs import configure_logging
 from skyferry.platform import Platform, open_platform
 from skyferry.service import Service
-from skyferry.storage.errors import StorageError
+from skyferry.storage.errors import StorageError, StorageFullError, StorageReadOnlyError
 from skyferry.storage.sql import check_database
 
 
@@ -205,24 +205,35 @@ def _add_operations_routes(app: FastAPI) -> None:
     async def ready() -> JSONResponse:
         platform: Platform = app.state.skyferry
         down: dict[str, str] = {}
+        states: dict[str, str] = {}
         try:
             await asyncio.to_thread(check_database, platform.database)
         except StorageError as exc:
             down["database"] = str(exc)
+            states["database"] = "unreachable"
         try:
             await platform.blobs.check()
         except StorageError as exc:
             down["blobs"] = str(exc)
+            states["blobs"] = _blob_state(exc)
         if down:
             return problem_response(
                 503,
-                "not ready: " + ", ".join(sorted(down)) + " unreachable",
+                "not ready: " + ", ".join(f"{name} {states[name]}" for name in sorted(down)),
                 title="Service Unavailable",
                 instance="/ready",
                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
                 checks=down,
             )
         return JSONResponse({"status": "ready", "checks": {"database": "ok", "blobs": "ok"}})
+
+
+def _blob_state(error: StorageError) -> str:
+    if isinstance(error, StorageFullError):
+        return "full"
+    if isinstance(error, StorageReadOnlyError):
+        return "read-only"
+    return "unreachable"
 
 
 @asynccontextmanager

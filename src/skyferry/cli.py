@@ -73,6 +73,7 @@ def _setup(
 ) -> tuple[FastAPI | None, Setup]:
     """The app to serve (None: skyferry's own, built later) and what it runs with."""
     from skyferry.app import load_setup, setup_of
+    from skyferry.storage.preflight import require_databases
 
     # the flags reach the settings (a team's app reads them in skyferry.install) through their
     # environment twins
@@ -81,11 +82,15 @@ def _setup(
         os.environ["SKYFERRY_PROCESS_ROLE"] = role
     try:
         if app_path is None:
-            return None, load_setup(default_services=None, run_workers=run_workers)
-        imported = _import_app(app_path)
-        return imported, setup_of(imported)
+            served, setup = None, load_setup(default_services=None, run_workers=run_workers)
+        else:
+            served = _import_app(app_path)
+            setup = setup_of(served)
+        require_databases(setup.settings)
+        return served, setup
     except ConfigurationError as exc:
-        console.print(f"[red]{exc}[/red]")
+        # one line whatever the terminal's width: it is what the reader needs to act on
+        console.print(f"[red]{exc}[/red]", soft_wrap=True)
         raise typer.Exit(2) from None
     except TypeError as exc:
         console.print(f"[red]{exc}[/red]")
@@ -326,6 +331,14 @@ def jobs_cancel(job_id: str, url: ApiUrl = DEFAULT_API) -> None:
     """Cancel a queued or running job."""
     with open_client(url) as client:
         job = call(client, "POST", f"/jobs/{job_id}/cancel")
+    print(f"{job['id']} {job['status']}")
+
+
+@jobs_app.command("retry")
+def jobs_retry(job_id: str, url: ApiUrl = DEFAULT_API) -> None:
+    """Run a failed job again from its last checkpoint (finished steps are not redone)."""
+    with open_client(url) as client:
+        job = call(client, "POST", f"/jobs/{job_id}/retry")
     print(f"{job['id']} {job['status']}")
 
 

@@ -101,6 +101,12 @@ class Settings(BaseSettings):
         default=f"file://./{DEFAULT_HOME}/blobs",
         description="Blob store: file://path, memory://, or s3://bucket/prefix.",
     )
+    blob_min_free_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=0,
+        description="/ready reports a file:// blob store with less free space than this as "
+        "full (503); uploads that meet a full disk answer 507.",
+    )
     aws_endpoint_url: str | None = Field(
         default=None,
         validation_alias="AWS_ENDPOINT_URL",

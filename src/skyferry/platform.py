@@ -20,6 +20,7 @@ from skyferry.resources import Resource
 from skyferry.service import Service
 from skyferry.storage import migrations
 from skyferry.storage.blobs import BlobStore, open_blob_store
+from skyferry.storage.preflight import require_databases
 from skyferry.storage.sql import open_database
 
 T = TypeVar("T")
@@ -62,7 +63,11 @@ def build(settings: Settings, services: Sequence[Service[Any]]) -> Platform:
     """The platform's parts, not yet connected (engines connect on first use)."""
     settings.ensure_local_dirs()
     database = open_database(settings)
-    blobs = open_blob_store(settings.blob_url, endpoint_url=settings.aws_endpoint_url)
+    blobs = open_blob_store(
+        settings.blob_url,
+        endpoint_url=settings.aws_endpoint_url,
+        min_free_bytes=settings.blob_min_free_bytes,
+    )
     return Platform(settings=settings, database=database, blobs=blobs, services=services)
 
 
@@ -81,6 +86,9 @@ async def open_platform(
     platform = build(settings, services)
     _current = platform
     try:
+        # a missing database is one line saying how to create it, also under a team's own
+        # server (skyferry's commands check before they start one, so no traceback is logged)
+        await asyncio.to_thread(require_databases, settings)
         if settings.migrate_on_start if migrate is None else migrate:
             await asyncio.to_thread(migrations.upgrade, platform.database, services)
         async with AsyncExitStack() as stack:

@@ -17,7 +17,6 @@ Durability is not simulated: use the real engine (SQLite is enough) to test resu
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -29,11 +28,12 @@ from pydantic import BaseModel
 from skyferry.jobs.context import JobContext
 from skyferry.jobs.engine import (
     IdempotencyConflictError,
+    JobNotFailedError,
     JobNotFinishedError,
     JobNotFoundError,
     use_engine,
 )
-from skyferry.jobs.fanout import FanOutResult, ItemOutcome, RateLimit, run_with_retry
+from skyferry.jobs.fanout import FanOutResult, ItemOutcome, RateLimit, for_each, run_with_retry
 from skyferry.jobs.kinds import JobKind, Submission
 from skyferry.jobs.models import Job, JobError, JobPage, JobStatus, Progress
 from skyferry.jobs.retry import DEFAULT_STEP_RETRY, Retry
@@ -133,6 +133,17 @@ class InMemoryJobs:
             )
         return entry.job
 
+    async def retry(self, job_id: str) -> Job:
+        """A failed job is queued again (``run`` runs it from the start: no checkpoints here)."""
+        self.calls.append(Call("retry", job_id))
+        entry = self._entry(job_id)
+        if entry.job.status is not JobStatus.FAILED:
+            raise JobNotFailedError(entry.job)
+        entry.job = entry.job.model_copy(
+            update={"status": JobStatus.QUEUED, "error": None, "finished_at": None}
+        )
+        return entry.job
+
     async def result(self, job_id: str) -> Any:
         self.calls.append(Call("result", job_id))
         entry = self._entry(job_id)
@@ -213,17 +224,17 @@ class _MemoryContext(JobContext):
         retry: Retry = DEFAULT_STEP_RETRY,
         report_progress: bool = True,
     ) -> FanOutResult:
-        semaphore = asyncio.Semaphore(concurrency)
+        outcomes: dict[int, ItemOutcome] = {}
 
-        async def one(index: int) -> ItemOutcome:
-            async with semaphore:
-                # the real engine's per-item retry, backoff included
-                return await run_with_retry(index, items[index], fn, retry)
+        async def one(index: int) -> None:
+            # the real engine's per-item retry, backoff included
+            outcomes[index] = await run_with_retry(index, items[index], fn, retry)
 
-        outcomes = await asyncio.gather(*(one(i) for i in range(len(items))))
+        # as the engine does: at most ``concurrency`` tasks, whatever the number of items
+        await for_each(iter(range(len(items))), one, tasks=concurrency)
         if report_progress:
             await self.progress(len(items), len(items), f"{name}: {len(items)} of {len(items)}")
-        return FanOutResult(list(outcomes))
+        return FanOutResult([outcomes[index] for index in range(len(items))])
 
 
 @contextmanager

@@ -7,6 +7,7 @@ import json
 import signal
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,6 +63,10 @@ def test_cancel_and_errors(server: str) -> None:
     cancelled = cli("jobs", "cancel", job_id, url=server)
     assert cancelled.returncode == 0
     assert cancelled.stdout.strip() == f"{job_id} cancelled"
+    not_failed = cli("jobs", "retry", job_id, url=server)
+    assert not_failed.returncode == 1
+    assert "409" in not_failed.stderr
+    assert "only a failed job can be retried" in " ".join(not_failed.stderr.split())
     missing = cli("jobs", "show", "nope", url=server)
     assert missing.returncode == 1
     assert "404" in missing.stderr
@@ -129,3 +134,37 @@ def test_db_upgrade_migrates_an_empty_database(empty_database_url: str, tmp_path
     )
     assert again.returncode == 0
     assert again.stderr.splitlines()[-1] == first.stderr.splitlines()[-1]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("command", "variable"),
+    [
+        (["db", "upgrade"], "SKYFERRY_DATABASE_URL"),
+        (["serve"], "SKYFERRY_DATABASE_URL"),
+        (["worker"], "SKYFERRY_SYSTEM_DATABASE_URL"),
+    ],
+)
+def test_a_missing_postgres_database_is_one_line_saying_how_to_create_it(
+    command: list[str], variable: str, postgres_url: str, tmp_path: Path
+) -> None:
+    """Before: db upgrade ended in a 471-line traceback, serve in a logged one."""
+    name = f"skyferry_missing_{uuid.uuid4().hex[:10]}"
+    password = f"s3cret-{uuid.uuid4().hex[:8]}"  # trust auth ignores it; it must not show
+    server = httpx.URL(postgres_url.replace("postgresql://", "http://"))
+    missing = f"postgresql://postgres:{password}@{server.host}:{server.port}/{name}"
+    if variable == "SKYFERRY_DATABASE_URL":
+        env = skyferry_env(tmp_path, missing)
+    else:  # the application database exists; DBOS's own does not
+        env = skyferry_env(tmp_path, postgres_url, SKYFERRY_SYSTEM_DATABASE_URL=missing)
+    result = subprocess.run(
+        [SKYFERRY, *command], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.strip() == (
+        f'{variable}: database "{name}" does not exist on {server.host}:{server.port}; '
+        f"create it with: createdb -h {server.host} -p {server.port} -U postgres {name} "
+        f'(or CREATE DATABASE "{name}";)'
+    )
+    assert password not in result.stderr

@@ -301,6 +301,27 @@ def test_an_upload_over_the_limit_is_413_and_stores_nothing(api: httpx.Client) -
     assert api.put("/files/exact.bin", content=too_big[:LIMIT]).status_code == 201
 
 
+def test_a_name_past_the_file_systems_limit_once_staged_is_400_on_a_local_store(
+    request: pytest.FixtureRequest, api: httpx.Client
+) -> None:
+    """250 bytes pass the 255-byte rule, but obstore stages a write as "<name>#1" (before: 503
+    from the file system's ENAMETOOLONG). S3 takes such names."""
+    name = "é" * 125  # 250 bytes
+    longest = "x" * 247  # the name limit of 255, less 8 for the staging suffix
+    if request.node.callspec.params["api"] == "s3":
+        assert upload(api, name).status_code == 201
+        return
+    for response in [
+        api.put(f"/files/{name}", content=b"x"),
+        api.get(f"/file/download/{name}"),
+        api.delete(f"/files/{name}"),
+    ]:
+        problem = assert_problem(response, 400, "invalid filename", "at most 247", "name limit")
+        assert problem["title"] == "Invalid filename"
+    assert upload(api, longest).status_code == 201
+    assert api.get(f"/file/download/{longest}").content == DATA
+
+
 @pytest.mark.parametrize("api", ["file"], indirect=True)
 def test_a_local_store_refuses_a_name_that_is_both_file_and_folder(api: httpx.Client) -> None:
     # S3 keys are flat, so there "manuals" and "manuals/pump.pdf" can coexist; on a disk they

@@ -206,6 +206,33 @@ def test_values_the_type_cannot_hold_are_refused(type_: str, raw: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("type_", "raw"),
+    [
+        ("BIGINT", str(2**63)),
+        ("BIGINT", str(-(2**63) - 1)),
+        ("TINYINT", "128"),
+        ("UTINYINT", "-1"),
+        ("HUGEINT", str(2**127)),
+        ("UHUGEINT", str(2**128)),  # past 128 bits: DuckDB cannot bind it at all
+        ("BIGINT", "9" * 40),
+    ],
+)
+def test_whole_numbers_past_the_columns_type_are_refused_naming_the_range(
+    type_: str, raw: str
+) -> None:
+    with pytest.raises(InvalidQueryError, match=f"outside the range of {type_} for column 'c'"):
+        parse_value(Column(name="c", type=type_), raw)
+
+
+@pytest.mark.parametrize(
+    ("type_", "raw"),
+    [("BIGINT", str(2**63 - 1)), ("BIGINT", str(-(2**63))), ("UHUGEINT", str(2**128 - 1))],
+)
+def test_whole_numbers_at_the_ends_of_the_range_are_taken(type_: str, raw: str) -> None:
+    assert parse_value(Column(name="c", type=type_), raw) == int(raw)
+
+
+@pytest.mark.parametrize(
     ("type_", "expected"),
     [
         ("BIGINT", "integer"),

@@ -93,3 +93,33 @@ async def test_a_service_job_runs_with_the_resources_a_test_hands_in(tmp_path: P
     assert set(row.blobs) == {"json", "md", "txt", "epub"}
     assert job.progress.message == "done"
     database.dispose()
+
+
+class Attempts(BaseModel):
+    succeed_on: int
+
+
+ATTEMPTS: list[int] = []
+
+
+@skyferry.job("testing.flaky", params=Attempts)
+async def flaky(ctx: skyferry.JobContext, params: Attempts) -> int:
+    ATTEMPTS.append(len(ATTEMPTS) + 1)
+    if len(ATTEMPTS) < params.succeed_on:
+        raise RuntimeError("not yet")
+    return len(ATTEMPTS)
+
+
+async def test_a_failed_job_can_be_retried_as_on_the_engine() -> None:
+    ATTEMPTS.clear()
+    with in_memory_jobs() as jobs:
+        job, _ = await flaky.submit(Attempts(succeed_on=2))
+        assert (await jobs.run(job.id)).status is skyferry.JobStatus.FAILED
+        retried = await jobs.retry(job.id)
+        assert retried.status is skyferry.JobStatus.QUEUED
+        assert retried.error is None
+        assert (await jobs.run(job.id)).status is skyferry.JobStatus.SUCCEEDED
+        with pytest.raises(skyferry.SkyferryError) as refused:
+            await jobs.retry(job.id)
+        assert refused.value.status == 409
+        assert Call("retry", job.id) in jobs.calls

@@ -92,3 +92,19 @@ async def get_result(engine: Engine, job_id: JobId) -> JobResult:
 @router.post("/{job_id}/cancel", response_model=Job, summary="Cancel a queued or running job")
 async def cancel_job(engine: Engine, job_id: JobId) -> Job:
     return await engine.cancel(job_id)
+
+
+@router.post(
+    "/{job_id}/retry",
+    response_model=Job,
+    status_code=202,
+    summary="Run a failed job again from its last checkpoint",
+    description="Finished steps (and finished fan-out items) keep their checkpoints and do not "
+    "run again; the step that failed runs again. The job keeps its id: `Location` names it.",
+    responses=errors(409),
+)
+async def retry_job(engine: Engine, job_id: JobId) -> JSONResponse:
+    job = await engine.retry(job_id)
+    return JSONResponse(
+        job.model_dump(mode="json"), status_code=202, headers={"Location": f"/jobs/{job.id}"}
+    )

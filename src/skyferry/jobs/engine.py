@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 from dbos import DBOS, DBOSClient, DBOSConfig, WorkflowHandleAsync
+from dbos import error as dbos_errors
 from pydantic import BaseModel
 
 from skyferry import __version__
@@ -104,6 +105,20 @@ class JobNotFinishedError(SkyferryError):
         self.job = job
 
 
+class JobNotFailedError(SkyferryError):
+    """Only a failed job can be retried: a running one is still trying, a finished one is done."""
+
+    status = 409
+    title = "Job not failed"
+
+    def __init__(self, job: Job) -> None:
+        super().__init__(
+            f"job {job.id} is {job.status.value}; only a failed job can be retried",
+            job_status=job.status.value,
+        )
+        self.job = job
+
+
 class EngineError(RuntimeError):
     """The engine is used where none runs, or a second one is started in one process."""
 
@@ -128,6 +143,8 @@ class Jobs(Protocol):
     ) -> JobPage: ...
 
     async def cancel(self, job_id: str) -> Job: ...
+
+    async def retry(self, job_id: str) -> Job: ...
 
     async def result(self, job_id: str) -> Any: ...
 
@@ -427,6 +444,36 @@ class JobEngine:
             job = await self.get(job_id)
         return job
 
+    async def retry(self, job_id: str) -> Job:
+        """Run a failed job again from its last checkpoint, under the same id.
+
+        The steps that finished keep their checkpoints and are not run again (nor are the
+        fan-out items that finished, whose checkpoints are the job's); the step that failed,
+        and everything after it, runs again. DBOS's ``rewind_workflow`` does it in one
+        transaction, and refuses a job that is not in a final state, so of two racing retries
+        one re-enqueues the job and the other gets a 409. The job gets a new deadline of its
+        kind's timeout when a worker starts it again.
+        """
+        job = await self.get(job_id)
+        if job.status is not JobStatus.FAILED:
+            raise JobNotFailedError(job)
+        # outputs load too: a step's error travels with them (a rare request; results are small)
+        steps = await self._requests.list_workflow_steps_async(job_id)
+        start_step = _retry_step(steps)
+        try:
+            await self._requests.rewind_workflow_async(
+                job_id,
+                start_step=start_step,
+                application_version=self._app_version,
+                queue_name=QUEUE_NAME,
+            )
+        except dbos_errors.DBOSException as exc:
+            if isinstance(exc, dbos_errors.DBOSNonExistentWorkflowError):
+                raise JobNotFoundError(job_id) from exc
+            raise JobNotFailedError(await self.get(job_id)) from exc
+        log.info("job retried", extra={"job_id": job_id, "from_step": start_step})
+        return await self.get(job_id)
+
     async def result(self, job_id: str) -> Any:
         job = await self.get(job_id)
         if job.status is not JobStatus.SUCCEEDED:
@@ -467,6 +514,15 @@ class JobEngine:
                 row.job_id: Progress(done=row.done, total=row.total, message=row.message)
                 for row in connection.execute(query)
             }
+
+
+def _retry_step(steps: list[Any]) -> int:
+    """Where a retry starts: at the first step that failed, or, when the job failed in its own
+    code between steps, after the last step (every step is replayed from its checkpoint)."""
+    failed = [step["function_id"] for step in steps if step["error"] is not None]
+    if failed:
+        return int(min(failed))
+    return max((int(step["function_id"]) for step in steps), default=0) + 1
 
 
 def _job_id(kind: JobKind[Any, Any], idempotency_key: str) -> str:

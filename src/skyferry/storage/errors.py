@@ -45,6 +45,21 @@ class StorageError(SkyferryError):
         return self.detail
 
 
+class StorageFullError(StorageError):
+    """The store has no room for what was written: the disk or the quota is full (ENOSPC,
+    EDQUOT). Trying again only helps once someone frees space, so this is 507, not 503."""
+
+    status = 507
+    title = "Insufficient Storage"
+
+
+class StorageReadOnlyError(StorageError):
+    """The store refuses writes: its file system is mounted read-only (EROFS), or its root is
+    not writable by this process."""
+
+    title = "Storage read-only"
+
+
 class BlobNotFoundError(StorageError):
     """No blob has this key."""
 

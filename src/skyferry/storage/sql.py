@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
+import sqlite3
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -170,15 +173,38 @@ def open_database(settings: Settings, *, url: str | None = None, name: str | Non
     )
 
 
+_SQLITE_BUSY_SECONDS = 30
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    # WAL lets readers (status polls) run while a job writes; a generous busy timeout rides out
-    # lock contention instead of failing with "database is locked".
-    cursor.execute("PRAGMA journal_mode=WAL")
+    # a generous busy timeout rides out lock contention instead of failing with "database is
+    # locked"; set first, so that it covers the switch to WAL below as well
+    cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_SECONDS * 1000}")
+    # WAL lets readers (status polls) run while a job writes
+    _switch_to_wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _switch_to_wal(cursor: sqlite3.Cursor) -> None:
+    """Switch the file to WAL, waiting for other processes that are switching it at once.
+
+    Switching needs the file to itself, and SQLite answers "database is locked" at once,
+    without its busy handler, to a connection that would otherwise deadlock with another one
+    doing the same: two processes opening a new file together (a web process and a worker)
+    failed one time in five. Once a file is in WAL, the switch is a no-op that takes no lock.
+    """
+    deadline = time.monotonic() + _SQLITE_BUSY_SECONDS
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(random.uniform(0.005, 0.05))  # jitter, so that the waiters take turns
 
 
 def is_unique_violation(exc: sa.exc.DBAPIError) -> bool:

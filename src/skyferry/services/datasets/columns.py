@@ -22,10 +22,11 @@ Family = Literal[
     "other",
 ]  # fmt: skip
 
-_INTEGERS = {
-    "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
-    "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT",
+_INTEGER_BITS = {
+    "TINYINT": 8, "SMALLINT": 16, "INTEGER": 32, "BIGINT": 64, "HUGEINT": 128,
+    "UTINYINT": 8, "USMALLINT": 16, "UINTEGER": 32, "UBIGINT": 64, "UHUGEINT": 128,
 }  # fmt: skip
+_INTEGERS = set(_INTEGER_BITS)
 _SIMPLE: dict[str, Family] = {
     "FLOAT": "float",
     "DOUBLE": "float",
@@ -73,13 +74,31 @@ def parse_value(column: Column, raw: str) -> object:
             column=column.name,
         )
     try:
-        return parser(raw)
+        value = parser(raw)
     except (ValueError, InvalidOperation):
         raise InvalidQueryError(
             f"{raw[:100]!r} is not a valid {column.type} for column {column.name!r}"
             f"{_HINTS.get(kind, '')}",
             column=column.name,
         ) from None
+    if kind == "integer":
+        _check_range(column, raw, value)
+    return value
+
+
+def _check_range(column: Column, raw: str, value: object) -> None:
+    """A whole number the column's type cannot hold matches no row, but DuckDB would fail on
+    it rather than say so (past 128 bits it cannot even bind it): refuse it, naming the range."""
+    bits = _INTEGER_BITS[column.type.upper()]
+    signed = not column.type.upper().startswith("U")
+    low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
+    assert isinstance(value, int)
+    if not low <= value <= high:
+        raise InvalidQueryError(
+            f"{raw[:100]!r} is outside the range of {column.type} for column {column.name!r} "
+            f"(from {low} to {high})",
+            column=column.name,
+        )
 
 
 def _integer(raw: str) -> int:

@@ -193,7 +193,10 @@ def build_router(settings: Settings) -> APIRouter:
         summary="Upload a file (the request body, streamed); 201 if new, 200 if replaced",
         # raises the app-wide body limit for this route only
         max_body_size=settings.of(InventorySettings).max_upload_bytes,
-        responses={200: {"model": StoredFile, "description": "Replaced a file."}, **errors(409)},
+        responses={
+            200: {"model": StoredFile, "description": "Replaced a file."},
+            **errors(409, 507),
+        },
     )
     async def upload_file(
         filename: FilenamePath, request: Request, files: Files = stored

@@ -20,7 +20,13 @@ from skyferry.services.inventory.errors import (
 from skyferry.services.inventory.filenames import blob_key
 from skyferry.services.inventory.models import FilePage, StoredFile
 from skyferry.storage.blobs import BlobInfo, BlobRange, BlobStore
-from skyferry.storage.errors import BlobNotFoundError, InvalidBlobKeyError, StorageError
+from skyferry.storage.errors import (
+    BlobNotFoundError,
+    InvalidBlobKeyError,
+    StorageError,
+    StorageFullError,
+    StorageReadOnlyError,
+)
 
 
 class Files:
@@ -110,6 +116,8 @@ class Files:
             return StoredFileNotFoundError(filename)
         if isinstance(exc, InvalidBlobKeyError):
             return InvalidFilenameError(filename, exc.reason)
+        if isinstance(exc, StorageFullError | StorageReadOnlyError):
+            return exc  # 507 or 503 as it is: the client's request was fine, the disk is not
         reason = await self._clash(key)
         if reason is not None:
             # a local store fails on such names where S3 would answer "no such file"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +21,13 @@ from obstore.store import LocalStore, MemoryStore, S3Store
 
 from skyferry.storage.blobs.keys import validate_key, validate_prefix
 from skyferry.storage.blobs.port import BlobInfo, BlobRange, BlobStore
-from skyferry.storage.errors import BlobNotFoundError, StorageError
+from skyferry.storage.errors import (
+    BlobNotFoundError,
+    InvalidBlobKeyError,
+    StorageError,
+    StorageFullError,
+    StorageReadOnlyError,
+)
 
 if TYPE_CHECKING:
     from obstore import (
@@ -49,8 +56,21 @@ _CHECK_SECONDS = 5.0
 
 _DETAIL_CHARS = 300
 
+_STAGING_SUFFIX_BYTES = 8
+"""Room a file:// key's last segment leaves for obstore's "#<n>" suffix of a write in flight
+("#1" unless several writes of one name overlap); without it a name the file system takes
+whole fails on its staging file."""
 
-def open_blob_store(url: str, *, endpoint_url: str | None = None) -> BlobStore:
+DEFAULT_MIN_FREE_BYTES = 64 * 1024 * 1024
+
+# obstore reports OS errors in its message only: "... (os error 28)", "kind: StorageFull"
+_FULL = re.compile(r"\(os error (?:28|122)\)|kind: (?:StorageFull|QuotaExceeded)")
+_READ_ONLY = re.compile(r"\(os error 30\)|kind: ReadOnlyFilesystem")
+
+
+def open_blob_store(
+    url: str, *, endpoint_url: str | None = None, min_free_bytes: int = DEFAULT_MIN_FREE_BYTES
+) -> BlobStore:
     """Open the store a URL names.
 
     ``file://./relative/dir`` or ``file:///absolute/dir`` (created if missing; nothing outside
@@ -58,10 +78,11 @@ def open_blob_store(url: str, *, endpoint_url: str | None = None) -> BlobStore:
     "a/b" can on S3), ``memory://`` (a fresh, private store), ``s3://bucket/optional/prefix``.
     ``endpoint_url`` (the AWS_ENDPOINT_URL value) points s3:// at any S3-compatible server;
     credentials and region come from the standard AWS variables, which obstore reads itself.
+    ``min_free_bytes``: below this much free space a file:// store's ``check`` says it is full.
     """
     scheme = urlsplit(url).scheme
     if scheme == "file":
-        return _open_file(url)
+        return _open_file(url, min_free_bytes)
     if scheme == "memory":
         return _open_memory(url)
     if scheme == "s3":
@@ -73,7 +94,7 @@ def open_blob_store(url: str, *, endpoint_url: str | None = None) -> BlobStore:
     )
 
 
-def _open_file(url: str) -> ObjectStoreBlobs:
+def _open_file(url: str, min_free_bytes: int) -> ObjectStoreBlobs:
     path = unquote(url.split("://", 1)[1])
     if not path:
         raise ValueError("file:// URL needs a directory: file://./relative/dir or file:///abs/dir")
@@ -82,7 +103,10 @@ def _open_file(url: str) -> ObjectStoreBlobs:
     # the prefix confines obstore to root, validate_key keeps ".." from climbing out of it, and
     # automatic_cleanup removes directories a delete empties (never root itself)
     store = LocalStore(prefix=root, automatic_cleanup=True)
-    return ObjectStoreBlobs(store, url=root.as_uri())
+    name_limit = os.pathconf(root, "PC_NAME_MAX") - _STAGING_SUFFIX_BYTES
+    return ObjectStoreBlobs(
+        store, url=root.as_uri(), segment_limit=name_limit, min_free_bytes=min_free_bytes
+    )
 
 
 def _open_memory(url: str) -> ObjectStoreBlobs:
@@ -122,14 +146,39 @@ def _open_s3(url: str, endpoint_url: str | None) -> ObjectStoreBlobs:
 class ObjectStoreBlobs:
     """A BlobStore over one obstore store."""
 
-    def __init__(self, store: ObjectStore, *, url: str) -> None:
+    def __init__(
+        self,
+        store: ObjectStore,
+        *,
+        url: str,
+        segment_limit: int | None = None,
+        min_free_bytes: int = 0,
+    ) -> None:
+        """``segment_limit``: most bytes in one segment of a key (a file system's name limit)."""
         self._store = store
         self.url = url
+        self._segment_limit = segment_limit
+        self._min_free_bytes = min_free_bytes
+
+    def _key(self, key: str) -> str:
+        """``key`` checked by the rules of every store, and by this store's own name limit."""
+        validate_key(key)
+        if self._segment_limit is not None:
+            for segment in key.split("/"):
+                size = len(segment.encode("utf-8"))
+                if size > self._segment_limit:
+                    raise InvalidBlobKeyError(
+                        key,
+                        f"has a part of {size} bytes between slashes; this file store takes at "
+                        f"most {self._segment_limit} (its file system's name limit, less room "
+                        "for the suffix of a write in flight)",
+                    )
+        return key
 
     async def put(
         self, key: str, data: bytes | AsyncIterable[bytes], *, content_type: str | None = None
     ) -> BlobInfo:
-        validate_key(key)
+        self._key(key)
         body = _Body(data)
         attributes: Attributes | None = None
         # obstore's LocalStore cannot keep attributes (it raises NotImplementedError), so a
@@ -154,7 +203,7 @@ class ObjectStoreBlobs:
     async def get(
         self, key: str, *, byte_range: BlobRange | None = None
     ) -> tuple[BlobInfo, AsyncIterator[bytes]]:
-        validate_key(key)
+        self._key(key)
         options: GetOptions = {}
         if byte_range is not None:
             options["range"] = _obstore_range(byte_range)
@@ -163,13 +212,13 @@ class ObjectStoreBlobs:
         return _info(key, result), self._chunks(key, result.stream(min_chunk_size=_CHUNK))
 
     async def read(self, key: str) -> bytes:
-        validate_key(key)
+        self._key(key)
         with self._errors(key):
             result = await obs.get_async(self._store, key)
             return bytes(await result.bytes_async())
 
     async def head(self, key: str) -> BlobInfo:
-        validate_key(key)
+        self._key(key)
         with self._errors(key):
             # a HEAD request made through get, because obstore's head drops the content type
             result = await obs.get_async(self._store, key, options={"head": True})
@@ -199,11 +248,11 @@ class ObjectStoreBlobs:
     async def check(self) -> None:
         if isinstance(self._store, LocalStore) and self._store.prefix is not None:
             # a put would recreate a vanished root, so only a root we cannot write to is down
-            root = self._store.prefix
-            if not await asyncio.to_thread(_writable_directory, root):
-                raise _logged(
-                    StorageError(f"unreachable: {root} is not a writable directory", url=self.url)
-                )
+            problem = await asyncio.to_thread(
+                _local_problem, Path(self._store.prefix), self._min_free_bytes, self.url
+            )
+            if problem is not None:
+                raise _logged(problem)
         try:
             async with asyncio.timeout(_CHECK_SECONDS):
                 # listing, unlike a HEAD, tells a missing bucket from a missing key
@@ -235,6 +284,11 @@ class ObjectStoreBlobs:
         """obstore reports a missing object as the builtin FileNotFoundError on every backend."""
         if isinstance(exc, FileNotFoundError) and key is not None:
             return BlobNotFoundError(key, url=self.url)
+        text = str(exc)
+        if _FULL.search(text):
+            return _logged(StorageFullError(_detail(exc), key=key, url=self.url))
+        if _READ_ONLY.search(text):
+            return _logged(StorageReadOnlyError(_detail(exc), key=key, url=self.url))
         return _logged(StorageError(_detail(exc), key=key, url=self.url))
 
 
@@ -286,8 +340,29 @@ def _logged(error: StorageError) -> StorageError:
     return error
 
 
-def _writable_directory(path: Path) -> bool:
-    return path.is_dir() and os.access(path, os.W_OK | os.X_OK)
+def _local_problem(root: Path, min_free_bytes: int, url: str) -> StorageError | None:
+    """What keeps a file:// store from taking writes: its root gone or not writable, its file
+    system read-only, or less than ``min_free_bytes`` free for this process (a full disk makes
+    every upload fail, and DuckDB, SQLite and logs on the same disk with it)."""
+    if not root.is_dir():
+        return StorageError(f"unreachable: {root} is not a writable directory", url=url)
+    stats = os.statvfs(root)
+    if stats.f_flag & os.ST_RDONLY:
+        return StorageReadOnlyError(f"read-only: {root} is on a read-only file system", url=url)
+    if not os.access(root, os.W_OK | os.X_OK):
+        return StorageReadOnlyError(f"read-only: {root} is not writable", url=url)
+    free = stats.f_bavail * stats.f_frsize
+    if free < min_free_bytes:
+        return StorageFullError(
+            f"full: {_mib(free)} free on {root}'s file system, less than the "
+            f"{_mib(min_free_bytes)} of SKYFERRY_BLOB_MIN_FREE_BYTES",
+            url=url,
+        )
+    return None
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MiB"
 
 
 def _detail(exc: Exception) -> str:
