@@ -95,7 +95,7 @@ def test_the_model_filter_validates_and_retries_garbled_answers(
 ) -> None:
     city, attractions = asyncio.run(city_and_attractions(google_settings(places)))
     settings = ToursSettings(
-        filter_provider=api,  # type: ignore[arg-type]
+        filter_provider=api,
         openai_base_url=f"{models.url}/v1",
         openai_api_key=MODEL_KEY,
         perplexity_base_url=models.url,
