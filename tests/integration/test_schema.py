@@ -30,6 +30,13 @@ def test_a_migrated_database_matches_every_services_tables(database_url: str) ->
             differences = compare_metadata(context, target)
             heads = set(migrations.current(engine))
         assert differences == []
-        assert heads == {"0003", "demo_0001", "inventory_0001", "books_0002", "datasets_0001"}
+        assert heads == {
+            "0003",
+            "demo_0001",
+            "inventory_0001",
+            "books_0002",
+            "datasets_0001",
+            "tours_0001",
+        }
     finally:
         engine.dispose()
