@@ -55,6 +55,7 @@ DOCUMENTED: dict[int, dict[str, set[str]]] = {
     400: {
         "GET /jobs": {CURSOR},
         "GET /books": {CURSOR},
+        "GET /cities": {CURSOR},
         "GET /inventory": {CURSOR},
         "GET /files": {CURSOR, FILENAME},
         "PUT /files/{filename}": {FILENAME},
@@ -67,7 +68,11 @@ DOCUMENTED: dict[int, dict[str, set[str]]] = {
         "DELETE /inventory/{sku}": {STALE},
         "POST /inventory/{sku}/adjust": {STALE},
     },
-    422: {"POST /jobs/demo": {KEY_REUSED}, "POST /books": {KEY_REUSED}},
+    422: {
+        "POST /jobs/demo": {KEY_REUSED},
+        "POST /books": {KEY_REUSED},
+        "POST /api/generate-city": {KEY_REUSED},
+    },
 }
 
 
