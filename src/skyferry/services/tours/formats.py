@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import gpxpy.gpx
-
 from skyferry.services.tours.models import LatLng, Tour
 
 GEOJSON_MEDIA_TYPE = "application/geo+json"
@@ -62,6 +60,8 @@ def geojson(city_name: str, start: LatLng, tour: Tour) -> dict[str, Any]:
 
 
 def gpx(city_name: str, start: LatLng, tour: Tour) -> str:
+    import gpxpy.gpx  # here, not at the top: every skyferry process imports this module
+
     document = gpxpy.gpx.GPX()
     document.name = f"{city_name}: tour {tour.number}"
     document.creator = "skyferry tours"

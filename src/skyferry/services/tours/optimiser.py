@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
-from pyvrp import Client, Depot, Location, ProblemData, VehicleType, solve
-from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 PRIZE_SCALE = 1_000_000
 """A score of 1.0 is worth a 1000 km detour: score first, walking second."""
@@ -67,6 +66,11 @@ class Routes:
 
 def optimise(problem: Problem, *, seed: int, iterations: int, max_seconds: float) -> Routes:
     """The tours PyVRP finds for ``problem``: each within budget, best attractions first."""
+    # imported here: every skyferry process imports this module, few of them solve
+    import numpy as np
+    from pyvrp import Client, Depot, Location, ProblemData, VehicleType, solve
+    from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria
+
     fits = [
         i
         for i in range(len(problem.scores))

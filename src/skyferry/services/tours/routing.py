@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Protocol
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Protocol
 
 from skyferry.services.tours.models import LatLng
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 EARTH_RADIUS_METRES = 6_371_008.8
 """The mean Earth radius (IUGG)."""
@@ -60,6 +61,8 @@ class GreatCircleRouting:
 
     def matrix_now(self, points: list[LatLng]) -> Matrix:
         """The same matrix, synchronously (vectorised: 300 points take about a millisecond)."""
+        import numpy as np  # here, not at the top: every skyferry process imports this module
+
         lat = np.radians([p.lat for p in points])
         lng = np.radians([p.lng for p in points])
         dphi = lat[:, None] - lat[None, :]
