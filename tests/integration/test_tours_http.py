@@ -164,6 +164,28 @@ def test_an_unknown_place_fails_the_job_with_a_clear_error(start_api: ApiFactory
     assert far["error"]["type"] == "StartTooFarError"
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_wait_that_runs_out_answers_202_and_delete_cancels_a_running_job(
+    start_api: ApiFactory,
+) -> None:
+    api = start_api(offline_seconds_per_stage=2)
+    response = api.post(
+        "/api/generate-city", json={"place_id": PARIS}, headers={"Prefer": "wait=1"}
+    )
+    assert response.status_code == 202
+    assert response.headers["preference-applied"] == "wait=1"
+    job = response.json()
+    assert job["status"] in ("queued", "running")
+    assert response.headers["location"] == f"/jobs/{job['id']}"
+
+    cancelled = api.delete(f"/cities/{job['id']}")
+    assert cancelled.status_code == 200
+    assert cancelled.json()["status"] == "cancelled"
+    assert api.get(f"/cities/{job['id']}").status_code == 404
+    assert api.delete(f"/cities/{job['id']}").status_code == 204  # now the job goes too
+    assert api.get(f"/jobs/{job['id']}").status_code == 404
+
+
 BAD_BODIES = [
     ({}, "place_id"),
     ({"place_id": ""}, "place_id"),

@@ -160,17 +160,20 @@ async def tour_gpx(deps: Deps, city_id: CityId, number: TourNumber) -> Response:
 @router.delete(
     "/cities/{city_id}",
     status_code=204,
-    summary="Delete a city, its tours, and the job that made it",
-    responses=errors(404),
+    summary="Delete a city, its tours and the job that made it (204), or cancel that job "
+    "while it runs (200)",
+    responses={200: {"model": skyferry.Job, "description": "The job, cancelled."}, **errors(404)},
 )
 async def delete_city(deps: Deps, city_id: CityId) -> Response:
-    if not await deps.store.delete(city_id):
-        raise CityNotFoundError(city_id)
-    try:
+    job = await _job_or_none(city_id)
+    if job is not None and not job.status.is_final:
+        cancelled = await generate_city.cancel(city_id)
+        return JSONResponse(cancelled.model_dump(mode="json"))
+    deleted = await deps.store.delete(city_id)
+    if job is not None:
         await generate_city.delete(city_id)  # its record and its idempotency key go too
-    except skyferry.SkyferryError as exc:
-        if exc.problem_status != 404:  # a city whose job was deleted already
-            raise
+    if not deleted and job is None:
+        raise CityNotFoundError(city_id)
     return Response(status_code=204)
 
 
@@ -195,6 +198,15 @@ async def _await_final(job_id: str, seconds: int) -> skyferry.Job:
             return job
         await asyncio.sleep(min(pause, left))
         pause = min(pause * 1.5, 0.5)
+
+
+async def _job_or_none(job_id: str) -> skyferry.Job | None:
+    try:
+        return await generate_city.get(job_id)
+    except skyferry.SkyferryError as exc:
+        if exc.problem_status == 404:
+            return None
+        raise
 
 
 async def _row(deps: Tours, city_id: str) -> CityRow:

@@ -18,7 +18,11 @@ class CityNotFoundError(ToursError):
     title = "City not found"
 
     def __init__(self, city_id: str) -> None:
-        super().__init__(f"no city with id {city_id!r}", city_id=city_id)
+        super().__init__(
+            f"no city with id {city_id!r}; while its job runs, GET /jobs/{{id}} shows how far "
+            "it got",
+            city_id=city_id,
+        )
 
 
 class TourNotFoundError(ToursError):

@@ -9,7 +9,8 @@ tourist types. Results are deduplicated by place id.
 Errors come in Google's shape, ``{"error": {"code", "message", "status"}}``: 429
 ``RESOURCE_EXHAUSTED`` and 5xx are retried with back-off; 403 ``PERMISSION_DENIED`` (a wrong
 key, the API not enabled) fails at once; 400 ``INVALID_ARGUMENT`` and 404 ``NOT_FOUND`` on
-Place Details mean the place id is unknown.
+Place Details mean the place id is unknown (the 400 says "Not a valid Place ID"; any other 400
+is a request this client got wrong, and fails as such).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from skyferry.config import ConfigurationError
 from skyferry.services.tours.errors import PlaceNotFoundError, ProviderError
 from skyferry.services.tours.models import Attraction, City, LatLng
 from skyferry.services.tours.providers.http import (
@@ -55,7 +57,9 @@ class GooglePlaces:
 
     def __init__(self, settings: ToursSettings) -> None:
         if settings.google_api_key is None:
-            raise ProviderError("SKYFERRY_TOURS__GOOGLE_API_KEY is not set")
+            raise ConfigurationError(
+                "SKYFERRY_TOURS__PLACES_PROVIDER=google needs SKYFERRY_TOURS__GOOGLE_API_KEY"
+            )
         self.settings = settings
         self.base_url = settings.google_base_url
         self._key = settings.google_api_key.get_secret_value()
@@ -139,7 +143,9 @@ class GooglePlaces:
             raise ProviderError(
                 f"Google Places unreachable ({type(exc).__name__})", retryable=True
             ) from None
-        if response.status_code in (400, 404):
+        if response.status_code == 404 or (
+            response.status_code == 400 and "place id" in _google_error(response)[1].lower()
+        ):
             raise PlaceNotFoundError(place_id)
         return _body(response)
 
