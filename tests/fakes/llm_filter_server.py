@@ -48,8 +48,9 @@ Behaviour = Fail | Garbled
 
 
 class FakeModelApi:
-    def __init__(self, *, api_key: str) -> None:
+    def __init__(self, *, api_key: str, delay_seconds: float = 0) -> None:
         self.api_key = api_key
+        self.delay_seconds = delay_seconds  # how long an answer takes to "think"
         self.url = ""  # http://127.0.0.1:PORT once serving
         self.calls: list[dict[str, Any]] = []
         self._script: deque[Behaviour] = deque()
@@ -100,6 +101,8 @@ class FakeModelApi:
             await asyncio.to_thread(self._release.wait, 120)
         if isinstance(behaviour, Fail):
             return _error(behaviour.status, "scripted failure", dict(behaviour.headers))
+        if self.delay_seconds:
+            await asyncio.sleep(self.delay_seconds)
         prompt = _prompt(body, api)
         text = behaviour.text if isinstance(behaviour, Garbled) else json.dumps(_rank(prompt))
         model = str(body.get("model", "fake-model"))
@@ -179,8 +182,8 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
 
 
 @contextmanager
-def serve_fake_model_api(api_key: str) -> Iterator[FakeModelApi]:
-    fake = FakeModelApi(api_key=api_key)
+def serve_fake_model_api(api_key: str, **options: Any) -> Iterator[FakeModelApi]:
+    fake = FakeModelApi(api_key=api_key, **options)
     with serve_in_thread(fake.app) as url:
         fake.url = url
         try:

@@ -45,7 +45,9 @@ class ToursSettings(BaseModel):
     )
     perplexity_model: str = Field(default="perplexity/sonar", min_length=1, max_length=200)
     perplexity_api_key: SecretStr | None = None
-    request_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+    request_timeout_seconds: float = Field(
+        default=60.0, gt=0, le=3600, description="Longest one provider request may take."
+    )
     max_attempts: int = Field(default=5, ge=1, le=20, description="Tries per provider call.")
     retry_initial_seconds: float = Field(default=0.5, ge=0, le=60)
     retry_max_wait_seconds: float = Field(default=30.0, ge=0, le=600)
