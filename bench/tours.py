@@ -37,7 +37,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from skyferry.services.tours.models import LatLng
-from skyferry.services.tours.optimiser import PRIZE_SCALE, Problem, Routes, optimise
+from skyferry.services.tours.optimiser import Problem, Routes, optimise, prize
 from skyferry.services.tours.routing import GreatCircleRouting
 from skyferry.services.tours.settings import ToursSettings
 
@@ -80,8 +80,9 @@ def instance(n: int, seed: int, *, tours: int, minutes: int, speed_kmh: float) -
     )
 
 
-def prize(problem: Problem, route: list[int]) -> int:
-    return sum(max(1, round(problem.scores[i] * PRIZE_SCALE)) for i in route)
+def collected(problem: Problem, route: list[int]) -> int:
+    """The solver's own prize for a route."""
+    return sum(prize(problem.scores[i]) for i in route)
 
 
 # -- (a) exact ------------------------------------------------------------------------------------
@@ -117,7 +118,7 @@ def exact_single_tour(problem: Problem) -> tuple[int, int]:
         walk = min(best[mask][j] + int(d[j + 1, 0]) for j in stops)
         if walk + sum(problem.visit_seconds[i] for i in stops) > problem.budget_seconds:
             continue
-        value = (prize(problem, stops), -walk)
+        value = (collected(problem, stops), -walk)
         if value > (top[0], -top[1]) or top == (0, 0):
             top = (value[0], walk)
     return top
@@ -133,7 +134,7 @@ def quality_against_exact() -> dict[str, Any]:
         optimum_prize, optimum_walk = exact_single_tour(problem)
         routes = solve(problem).routes
         route = routes[0] if routes else []
-        got_prize, got_walk = prize(problem, route), problem.route_metres(route) if route else 0
+        got_prize, got_walk = collected(problem, route), problem.route_metres(route) if route else 0
         score_gaps.append((optimum_prize - got_prize) / optimum_prize if optimum_prize else 0.0)
         if got_prize == optimum_prize and optimum_walk:  # the same stops: compare the walks
             walk_gaps.append((got_walk - optimum_walk) / optimum_walk)

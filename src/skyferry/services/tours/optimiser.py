@@ -1,11 +1,11 @@
 """Tours as a prize-collecting VRP, solved with PyVRP.
 
 K vehicles (the tours) leave the start and come back to it; each attraction is an optional
-client whose prize is its score, whose service duration is its visit, and each route's duration
-(walking plus visits) is capped by the tour's budget (PyVRP's ``shift_duration``). PyVRP
-minimises walking distance plus the prizes it leaves uncollected; prizes are worth far more
-than any walk, so the best attractions that fit are kept first and the walk between them is
-then made short.
+client whose prize grows with the square of its score and whose service duration is its
+visit; each route's duration (walking plus visits) is capped by the tour's budget (PyVRP's
+``shift_duration``). PyVRP minimises walking distance plus the prizes it leaves uncollected;
+prizes are worth far more than any walk, so the best attractions that fit are kept first and
+the walk between them is then made short.
 
 The solve is deterministic for a seed: it stops after ``iterations``, with ``max_seconds`` as a
 cap for slow machines (a solve cut by the cap may differ between runs). Attractions that cannot
@@ -25,6 +25,13 @@ if TYPE_CHECKING:
 
 PRIZE_SCALE = 1_000_000
 """A score of 1.0 is worth a 1000 km detour: score first, walking second."""
+
+
+def prize(score: float) -> int:
+    """What visiting an attraction of this score is worth: its square, so one unmissable sight
+    (1.0) outweighs three pleasant ones (0.5) that take the same time, and the best are kept
+    when not all fit."""
+    return max(1, round(score * score * PRIZE_SCALE))
 
 
 @dataclass(frozen=True)
@@ -87,7 +94,7 @@ def optimise(problem: Problem, *, seed: int, iterations: int, max_seconds: float
         Client(
             location=k + 1,
             service_duration=problem.visit_seconds[i],
-            prize=max(1, round(problem.scores[i] * PRIZE_SCALE)),
+            prize=prize(problem.scores[i]),
             required=False,
         )
         for k, i in enumerate(fits)

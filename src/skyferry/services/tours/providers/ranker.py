@@ -2,7 +2,8 @@
 
 A score is how much a visitor gains: the rating, pulled towards 4.0 when few people rated
 (a Bayesian average, so 5.0 from 3 reviews does not beat 4.7 from 40,000), times how many
-people cared (log of the review count), times how much the kind of place is worth a walk,
+people cared (the square of the review count's logarithm: a sight with 200,000 reviews is
+worth about three with 500), times how much the kind of place is worth a walk,
 times a small penalty for places open only a few hours a week. Scores are scaled so the best
 is 1.0. Visit durations come from the kind of place.
 """
@@ -60,7 +61,7 @@ def score(attraction: Attraction) -> float:
     rating = attraction.rating if attraction.rating is not None else PRIOR_RATING - 0.5
     n = attraction.review_count
     bayes = (rating * n + PRIOR_RATING * PRIOR_WEIGHT) / (n + PRIOR_WEIGHT)
-    popularity = math.log10(10 + n)
+    popularity = math.log10(10 + n) ** 2
     kind = max((TYPE_WEIGHTS.get(t, 0.4) for t in attraction.types), default=0.4)
     hours = attraction.hours_per_week
     open_factor = 1.0 if hours is None or hours >= 30 else 0.6 + 0.4 * hours / 30
