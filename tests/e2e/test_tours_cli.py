@@ -59,7 +59,6 @@ def test_generate_waits_through_every_stage_and_prints_the_tours(
     shown = json.loads(tours(server, tmp_path, "show", city_id).stdout)
     assert [t["number"] for t in shown["tours"]] == [1, 2]
     assert all(t["total_minutes"] <= 90 for t in shown["tours"])
-    assert city_id in tours(server, tmp_path, "ls").stdout
     assert tours(server, tmp_path, "delete", city_id).stdout.strip() == "deleted"
     missing = tours(server, tmp_path, "show", city_id)
     assert missing.returncode == 1
