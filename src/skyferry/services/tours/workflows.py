@@ -48,10 +48,11 @@ async def generate_city(ctx: skyferry.JobContext, request: GenerateCity) -> dict
     city = City.model_validate(await city_info(request))
     await ctx.progress(1, STAGES, f"attractions around {city.name}")
     found = await find_attractions(request, city.model_dump(mode="json"))
-    attractions = [Attraction.model_validate(a) for a in found["attractions"]]
-    await ctx.progress(2, STAGES, f"ranking {len(attractions)} attractions")
+    await ctx.progress(2, STAGES, f"ranking {len(found['attractions'])} attractions")
     ranked = await rank_attractions(request, city.model_dump(mode="json"), found["attractions"])
-    await ctx.progress(3, STAGES, f"optimising {request.max_tours} tours of {len(ranked)} stops")
+    await ctx.progress(
+        3, STAGES, f"optimising {request.max_tours} tours over {len(ranked)} attractions"
+    )
     plan = await optimise_tours(request, found["start"], ranked)
     await ctx.progress(4, STAGES, "saving")
     await save_city(ctx.id, request, city.model_dump(mode="json"), plan)
