@@ -140,6 +140,16 @@ def test_prefer_wait_idempotency_and_a_start_among_the_attractions(start_api: Ap
     # a wait past the cap is cut to it, and said so
     capped = api.post("/api/generate-city", json=body, headers={"Prefer": "wait=600"})
     assert capped.headers["preference-applied"] == "wait=25"
+    second = capped.json()["city_id"]
+
+    first_page = api.get("/cities", params={"limit": 1}).json()
+    assert [c["id"] for c in first_page["items"]] == [second]  # newest first
+    cursor = {"limit": 1, "cursor": first_page["next_cursor"]}
+    last_page = api.get("/cities", params=cursor).json()
+    assert ([c["id"] for c in last_page["items"]], last_page["next_cursor"]) == (
+        [result["city_id"]],
+        None,
+    )
 
 
 def test_an_unknown_place_fails_the_job_with_a_clear_error(start_api: ApiFactory) -> None:
