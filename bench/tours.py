@@ -11,8 +11,7 @@
     2-opt and fill the time saved the same way), measured in the same run.
 (c) The time to optimise 300 attractions into 6 tours with the default settings.
 
-(d), a simulated 30-minute pipeline across a kill, is not run here: tests/e2e/test_tours_kill.py
-kills a worker in the middle of the pipeline (seconds, not 30 minutes).
+(d), a 30-minute pipeline across a kill, is bench/tours_kill.py (it takes the time it simulates).
 
     .venv/bin/python bench/tours.py
 
