@@ -56,6 +56,7 @@ DOCUMENTED: dict[int, dict[str, set[str]]] = {
     400: {
         "GET /jobs": {CURSOR},
         "GET /books": {CURSOR},
+        "GET /cities": {CURSOR},
         "GET /inventory": {CURSOR},
         "GET /files": {CURSOR, FILENAME},
         "PUT /files/{filename}": {FILENAME},
@@ -73,6 +74,7 @@ DOCUMENTED: dict[int, dict[str, set[str]]] = {
         "POST /jobs/demo": {KEY_REUSED},
         "POST /books": {KEY_REUSED},
         "POST /upload": {KEY_REUSED},
+        "POST /api/generate-city": {KEY_REUSED},
     },
 }
 

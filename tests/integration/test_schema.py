@@ -37,6 +37,7 @@ def test_a_migrated_database_matches_every_services_tables(database_url: str) ->
             "books_0002",
             "datasets_0001",
             "library_0001",
+            "tours_0001",
         }
     finally:
         engine.dispose()

@@ -21,6 +21,7 @@ def test_defaults_are_the_embedded_laptop_setup() -> None:
         "books",
         "library",
         "datasets",
+        "tours",
     }
     assert load_setup(default_services=()).services == []
 
@@ -84,10 +85,10 @@ def test_bad_values_name_the_variable_and_what_it_expects(
 
 
 def test_services_are_checked_against_what_is_installed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SKYFERRY_SERVICES", "demo,tours")
+    monkeypatch.setenv("SKYFERRY_SERVICES", "demo,weather")
     with pytest.raises(ConfigurationError) as error:
         load_setup(default_services=None)
-    assert "SKYFERRY_SERVICES names ['tours'], which no installed package provides" in str(
+    assert "SKYFERRY_SERVICES names ['weather'], which no installed package provides" in str(
         error.value
     )
 
