@@ -106,6 +106,17 @@ class Settings(BaseSettings):
         validation_alias="AWS_ENDPOINT_URL",
         description="S3-compatible endpoint (MinIO, moto); unprefixed, as AWS tools read it.",
     )
+    lambda_base_path: str = Field(
+        default="",
+        pattern=r"^(/[A-Za-z0-9._~-]+)*$",
+        description="On Lambda: the custom domain's base path (API mapping) in front of the "
+        "API, e.g. /v1; stripped for routing and kept as the ASGI root_path.",
+    )
+    lambda_wake_queue_url: str | None = Field(
+        default=None,
+        description="On Lambda: an SQS queue URL sent a message on each job submit, so a "
+        "worker function invocation starts at once instead of on its next schedule.",
+    )
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
         description="Accepted X-API-Key values; when set, every route but /health and /ready "

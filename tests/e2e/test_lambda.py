@@ -3,6 +3,7 @@ reach the same routes, and a job submitted through Lambda is run by a `skyferry 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gc
 import json
@@ -261,14 +262,42 @@ def test_the_module_handler_starts_the_app_once_from_the_environment(
 ) -> None:
     monkeypatch.setenv("SKYFERRY_DATABASE_URL", f"sqlite:///{tmp_path}/lambda.db")
     monkeypatch.setenv("SKYFERRY_BLOB_URL", f"file://{tmp_path}/blobs")
-    aws_lambda._instance.cache_clear()
+    aws_lambda.instance.reset()
     try:
         first = aws_lambda.handler(http_api_event("GET", "/health"), CONTEXT)
-        started = aws_lambda._instance()
+        started = aws_lambda.instance.app
         second = aws_lambda.handler(http_api_event("GET", "/ready"), CONTEXT)
         assert (first["statusCode"], second["statusCode"]) == (200, 200)
-        assert aws_lambda._instance() is started
+        assert started is not None
+        assert aws_lambda.instance.app is started
     finally:
-        aws_lambda._instance().close()
-        aws_lambda._instance.cache_clear()
+        aws_lambda.instance.reset()
         gc.unfreeze()  # the handler froze this test process's heap
+
+
+def test_a_failed_start_answers_each_event_and_leaks_no_loop(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SKYFERRY_DATABASE_URL", "postgresql://nobody:secret@127.0.0.1:1/none")
+    monkeypatch.setenv("SKYFERRY_BLOB_URL", f"file://{tmp_path}/blobs")
+    monkeypatch.setattr(aws_lambda, "RESTART_INTERVAL_SECONDS", 0.0)
+    aws_lambda.instance.reset()
+    loops_before = sum(
+        isinstance(o, asyncio.AbstractEventLoop) and not o.is_closed() for o in gc.get_objects()
+    )
+    try:
+        for _ in range(3):
+            answer = aws_lambda.handler(http_api_event("GET", "/health"), CONTEXT)
+            assert answer["statusCode"] == 503
+            problem = json.loads(body_of(answer))
+            assert "failed to start" in problem["detail"]
+            assert "secret" not in answer["body"]
+        with pytest.raises(aws_lambda.StartupFailedError):
+            aws_lambda.handler({"Records": [{"eventSource": "aws:sqs"}]}, CONTEXT)
+        gc.collect()
+        loops_after = sum(
+            isinstance(o, asyncio.AbstractEventLoop) and not o.is_closed() for o in gc.get_objects()
+        )
+        assert loops_after <= loops_before
+    finally:
+        aws_lambda.instance.reset()

@@ -1,0 +1,94 @@
+"""Jobs run on Lambda itself: ``skyferry.runtimes.aws_lambda.worker_handler``.
+
+The worker function starts the app with workers (DBOS dequeuing from the job queue) in its
+init phase. Each invocation (an SQS wake-up message or a schedule, both only say "look at the
+queue") runs the app's event loop, on which jobs run, until there is no job left queued or
+running, or until the invocation's remaining time reaches ``SAFETY_MARGIN_SECONDS``; then it
+returns. Between invocations Lambda freezes the instance: jobs in flight are suspended where
+they are, not lost, and go on at the next invocation of this instance. Every step they
+finished is checkpointed, so if the instance is never invoked again (Lambda reclaims idle
+instances), the heartbeat it stopped sending lets another worker instance take those jobs over
+after ``SKYFERRY_EXECUTOR_TIMEOUT_SECONDS``, resuming from the last checkpoint. A job therefore
+spans as many invocations as it needs: no single one meets the 15-minute limit.
+
+Give each instance a new executor id (the default): two instances sharing one would both
+claim its jobs. Reserved concurrency bounds how many instances (and connections) run jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from typing import Any
+
+from skyferry.config import Settings
+
+log = logging.getLogger(__name__)
+
+SAFETY_MARGIN_SECONDS = 10.0
+"""Time kept free at the end of an invocation: returning takes a moment, and a step that is
+still running goes on at the next invocation, not past the deadline."""
+
+IDLE_POLL_SECONDS = 0.2
+
+
+class LambdaWorker:
+    """The worker function's app: started once per instance, driven by each invocation."""
+
+    def __init__(
+        self, settings: Settings | None = None, *, margin_seconds: float = SAFETY_MARGIN_SECONDS
+    ) -> None:
+        from skyferry.app import create_app
+
+        self.margin_seconds = margin_seconds
+        self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self._loop)
+        try:
+            self.app = create_app(settings, run_workers=True)
+            self._lifespan = self.app.router.lifespan_context(self.app)
+            self._loop.run_until_complete(self._lifespan.__aenter__())
+        except BaseException:
+            self._loop.close()
+            asyncio.set_event_loop(None)
+            raise
+
+    def run(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        """One invocation: run jobs until none is left or the deadline's margin is reached."""
+        asyncio.set_event_loop(self._loop)
+        return self._loop.run_until_complete(self._drive(context))
+
+    async def _drive(self, context: Any) -> dict[str, Any]:
+        from skyferry.jobs.engine import current_engine
+        from skyferry.jobs.models import JobStatus
+
+        engine = current_engine()
+        started = time.monotonic()
+        while True:
+            left = context.get_remaining_time_in_millis() / 1000 - self.margin_seconds
+            queued = await engine.list_jobs(status=JobStatus.QUEUED, limit=1)
+            running = await engine.list_jobs(status=JobStatus.RUNNING, limit=1)
+            if not queued.items and not running.items:
+                outcome = "idle"
+                break
+            if left <= 0:
+                outcome = "deadline"
+                break
+            await asyncio.sleep(min(IDLE_POLL_SECONDS, left))
+        ran = time.monotonic() - started
+        log.info("worker invocation ends", extra={"outcome": outcome, "seconds": round(ran, 3)})
+        return {"outcome": outcome, "seconds": round(ran, 3)}
+
+    def close(self) -> None:
+        """Stop the app; what is still running resumes elsewhere (tests and tools)."""
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._lifespan.__aexit__(None, None, None))
+        self._loop.close()
+        asyncio.set_event_loop(None)
+
+
+@functools.cache
+def worker() -> LambdaWorker:
+    """This instance's worker, started on first use (in the init phase on Lambda)."""
+    return LambdaWorker()
