@@ -112,11 +112,6 @@ class Settings(BaseSettings):
         description="On Lambda: the custom domain's base path (API mapping) in front of the "
         "API, e.g. /v1; stripped for routing and kept as the ASGI root_path.",
     )
-    lambda_wake_queue_url: str | None = Field(
-        default=None,
-        description="On Lambda: an SQS queue URL sent a message on each job submit, so a "
-        "worker function invocation starts at once instead of on its next schedule.",
-    )
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
         description="Accepted X-API-Key values; when set, every route but /health and /ready "
