@@ -57,7 +57,7 @@ def test_sqs_messages_whose_handler_fails_come_back_in_batch_item_failures() -> 
 
 def test_s3_sns_and_eventbridge_records_reach_their_handlers() -> None:
     got: dict[str, list[Any]] = {"s3": [], "sns": [], "eventbridge": []}
-    service = skyferry.Service(
+    service: skyferry.Service[Any] = skyferry.Service(
         name="shop",
         events={
             "s3": lambda record, _: got["s3"].append(record["s3"]["object"]["key"]),

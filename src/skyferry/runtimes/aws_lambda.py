@@ -25,7 +25,7 @@ from typing import Any
 
 from skyferry.config import Settings
 from skyferry.runtimes import freeze_startup_heap
-from skyferry.runtimes.asgi import AsgiResponse, call
+from skyferry.runtimes.asgi import call
 from skyferry.runtimes.lambda_http import (
     PAYLOAD_LIMIT_BYTES,
     HttpRequest,
@@ -89,7 +89,9 @@ class LambdaApp:
         response = await call(self.app, request.scope(), request.body)
         result = answer(request, response)
         if payload_size(result) > PAYLOAD_LIMIT_BYTES:
-            result = answer(request, too_large(request, response))
+            from skyferry.runtimes.oversize import oversized
+
+            result = answer(request, await oversized(self.settings, request, response))
         return result
 
     def close(self) -> None:
@@ -97,19 +99,6 @@ class LambdaApp:
         self._loop.run_until_complete(self._lifespan.__aexit__(None, None, None))
         self._loop.close()
         asyncio.set_event_loop(None)
-
-
-def too_large(request: HttpRequest, response: AsgiResponse) -> AsgiResponse:
-    """The answer for a response Lambda cannot return (its payload limit is 6 MB)."""
-    return problem(
-        request,
-        413,
-        f"the response ({len(response.body):,} bytes) is larger than AWS Lambda's "
-        f"{PAYLOAD_LIMIT_BYTES:,}-byte response payload limit; ask for less (a Range, a "
-        "filter, a page), or use the streaming deployment (Lambda Web Adapter)",
-        title="Content Too Large",
-        limit_bytes=PAYLOAD_LIMIT_BYTES,
-    )
 
 
 def edge_refusal() -> dict[str, Any]:
