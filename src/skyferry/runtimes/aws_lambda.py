@@ -68,6 +68,7 @@ class LambdaApp:
             self._loop.close()
             asyncio.set_event_loop(None)
             raise
+        wake_workers_on_submit(self.settings)
         self._events = EventRouter(setup.services)
 
     def __call__(self, event: dict[str, Any], context: Any) -> Any:
@@ -99,6 +100,16 @@ class LambdaApp:
         self._loop.run_until_complete(self._lifespan.__aexit__(None, None, None))
         self._loop.close()
         asyncio.set_event_loop(None)
+
+
+def wake_workers_on_submit(settings: Settings) -> None:
+    """With a wake queue set, every submit in this process also wakes the worker function."""
+    if settings.lambda_wake_queue_url:
+        from skyferry.jobs.engine import current_engine, use_engine
+        from skyferry.runtimes.lambda_wake import Waker, WakingJobs
+
+        waker = Waker(settings, settings.lambda_wake_queue_url)
+        use_engine(WakingJobs(current_engine(), waker))
 
 
 def edge_refusal() -> dict[str, Any]:

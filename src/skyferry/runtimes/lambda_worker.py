@@ -53,6 +53,11 @@ class LambdaWorker:
             self._loop.close()
             asyncio.set_event_loop(None)
             raise
+        from skyferry.app import setup_of
+        from skyferry.runtimes.aws_lambda import wake_workers_on_submit
+
+        self.settings = setup_of(self.app).settings
+        wake_workers_on_submit(self.settings)
 
     def run(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         """One invocation: run jobs until none is left or the deadline's margin is reached."""
@@ -62,6 +67,7 @@ class LambdaWorker:
     async def _drive(self, context: Any) -> dict[str, Any]:
         from skyferry.jobs.engine import current_engine
         from skyferry.jobs.models import JobStatus
+        from skyferry.runtimes.lambda_wake import WakingJobs
 
         engine = current_engine()
         started = time.monotonic()
@@ -76,9 +82,13 @@ class LambdaWorker:
                 outcome = "deadline"
                 break
             await asyncio.sleep(min(IDLE_POLL_SECONDS, left))
+        if outcome == "deadline" and isinstance(engine, WakingJobs):
+            # the work left goes on at once, on this instance or another, not at the schedule
+            await engine.waker.wake("deadline")
         ran = time.monotonic() - started
         log.info("worker invocation ends", extra={"outcome": outcome, "seconds": round(ran, 3)})
-        return {"outcome": outcome, "seconds": round(ran, 3)}
+        # an SQS trigger's messages only said "look at the queue": all of them are done with
+        return {"outcome": outcome, "seconds": round(ran, 3), "batchItemFailures": []}
 
     def close(self) -> None:
         """Stop the app; what is still running resumes elsewhere (tests and tools)."""
