@@ -27,13 +27,11 @@ from skyferry.config import Settings
 from skyferry.runtimes import freeze_startup_heap
 from skyferry.runtimes.asgi import call
 from skyferry.runtimes.lambda_http import (
-    PAYLOAD_LIMIT_BYTES,
-    HttpRequest,
     InvalidBody,
     answer,
     family_of,
+    over_payload_limit,
     parse,
-    payload_size,
     problem,
 )
 
@@ -83,13 +81,17 @@ class LambdaApp:
         if family is None:
             return await self._events.dispatch(event, context)
         try:
-            request = parse(event, family, base_path=self.settings.lambda_base_path)
+            request = parse(
+                event,
+                family,
+                base_path=self.settings.lambda_base_path,
+                invocation_id=getattr(context, "aws_request_id", None),
+            )
         except InvalidBody as exc:
             return answer(exc.request, problem(exc.request, 400, str(exc)))
-        request = _with_request_id(request, context)
         response = await call(self.app, request.scope(), request.body)
         result = answer(request, response)
-        if payload_size(result) > PAYLOAD_LIMIT_BYTES:
+        if over_payload_limit(result, len(response.body)):
             from skyferry.runtimes.oversize import oversized
 
             result = answer(request, await oversized(self.settings, request, response))
@@ -128,18 +130,6 @@ def edge_refusal() -> dict[str, Any]:
         "body": body,
         "bodyEncoding": "text",
     }
-
-
-def _with_request_id(request: HttpRequest, context: Any) -> HttpRequest:
-    """Requests log under the invocation's id unless the caller sent an X-Request-ID."""
-    if any(name.lower() == "x-request-id" for name, _ in request.headers):
-        return request
-    rid = request.request_id or getattr(context, "aws_request_id", None)
-    if not rid:
-        return request
-    from dataclasses import replace
-
-    return replace(request, headers=[*request.headers, ("x-request-id", str(rid))])
 
 
 class _Instance:
