@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from skyferry.config import Settings
 from skyferry.runtimes.asgi import AsgiResponse
 from skyferry.runtimes.lambda_http import PAYLOAD_LIMIT_BYTES, HttpRequest, problem
+
+if TYPE_CHECKING:
+    from obstore.store import S3Config  # only in obstore's type stubs
 
 PRESIGN_SECONDS = 900
 RESPONSES_PREFIX = "lambda-responses"
@@ -42,7 +46,7 @@ async def _redirect_to_s3(
     settings: Settings, request: HttpRequest, response: AsgiResponse
 ) -> AsgiResponse:
     import obstore
-    from obstore.store import S3Config, S3Store
+    from obstore.store import S3Store
 
     parts = urlsplit(settings.blob_url)
     prefix = unquote(parts.path).strip("/")
