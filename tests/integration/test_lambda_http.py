@@ -1,8 +1,8 @@
 """Real HTTP event payloads (tests/fixtures/lambda) replayed through the Lambda handler answer
-as the same request made to uvicorn (`skyferry serve`) does, for every event family.
+as the same request made to uvicorn does, for every event family.
 
-Both run the same app on one SQLite database and blob folder, so what one writes the other
-reads; the Lambda answers may differ only where the event says so (a stage's prefix).
+Both serve one app object (one database, one blob folder), so what one writes the other reads;
+the Lambda answers may differ only where the event says so (a stage's prefix).
 """
 
 from __future__ import annotations
@@ -10,7 +10,10 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -18,10 +21,10 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+import uvicorn
 
 from skyferry.config import load_settings
 from skyferry.runtimes.aws_lambda import LambdaApp
-from tests.e2e.processes import skyferry_env, start, stop, wait_http
 from tests.servers import free_port
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "lambda"
@@ -103,32 +106,44 @@ def headers_of(response: dict[str, Any]) -> dict[str, list[str]]:
     return {k.lower(): [v] for k, v in response.get("headers", {}).items()}
 
 
+@contextmanager
+def uvicorn_in_thread(app: Any) -> Iterator[str]:
+    """The same app object under uvicorn, in a thread: its lifespan already runs (the Lambda
+    side started it), so uvicorn runs none; the app's pools and stores serve both."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn-lambda-test", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
 @pytest.fixture(scope="module")
 def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LambdaApp, str]]:
-    """The app on Lambda (in this process) and under uvicorn (a subprocess), sharing state."""
+    """The app on Lambda (handler events) and under uvicorn (HTTP), one app object."""
     tmp_path = tmp_path_factory.mktemp("lambda-http")
-    database_url = f"sqlite:///{tmp_path}/app.db"
-    port = free_port()
-    env = skyferry_env(tmp_path, database_url, SKYFERRY_SERVICES="inventory")
-    server = start(["serve", "--no-workers", "--port", str(port)], env, tmp_path / "serve.log")
-    url = f"http://127.0.0.1:{port}"
-    app: LambdaApp | None = None
-    try:
-        wait_http(url, server)
-        app = LambdaApp(
-            load_settings(
-                database_url=database_url,
-                blob_url=f"file://{tmp_path}/blobs",
-                services=["inventory"],
-                log_level="WARNING",
-                workers=False,
-            )
+    app = LambdaApp(
+        load_settings(
+            database_url=f"sqlite:///{tmp_path}/app.db",
+            blob_url=f"file://{tmp_path}/blobs",
+            services=["inventory"],
+            log_level="WARNING",
         )
-        yield app, url
+    )
+    try:
+        with uvicorn_in_thread(app.app) as url:
+            yield app, url
     finally:
-        if app is not None:
-            app.close()
-        stop(server)
+        app.close()
 
 
 @pytest.mark.parametrize(("name", "family", "stage"), FAMILIES, ids=[f[0] for f in FAMILIES])

@@ -12,6 +12,7 @@ import pytest
 from skyferry.runtimes.asgi import AsgiResponse
 from skyferry.runtimes.aws_lambda import edge_refusal
 from skyferry.runtimes.lambda_http import InvalidBody, answer, family_of, parse
+from skyferry.runtimes.lambda_local import from_result, to_event
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "lambda"
 
@@ -123,3 +124,30 @@ def test_lambda_at_edge_is_refused_in_cloudfronts_shape() -> None:
     refused = edge_refusal()
     assert refused["status"] == "501"
     assert "Lambda@Edge" in json.loads(refused["body"])["detail"]
+
+
+@pytest.mark.parametrize(
+    ("event_format", "stage"), [("rest", "dev"), ("http", "v2"), ("alb", None), ("http", None)]
+)
+def test_lambda_serve_makes_the_events_each_format_sends(
+    event_format: Any, stage: str | None
+) -> None:
+    headers = [("Host", "localhost"), ("Accept", "a/b"), ("Accept", "c/d"), ("Cookie", "x=1; y=2")]
+    event = to_event(
+        event_format, "POST", "/files/a%20b?q=1&q=2", headers, b"\x00\xff", stage=stage
+    )
+    family = family_of(event)
+    assert family == event_format
+    request = parse(event, family)
+    assert (request.root_path, request.path) == (f"/{stage}" if stage else "", "/files/a b")
+    assert request.query_string == b"q=1&q=2"
+    assert request.body == b"\x00\xff"
+    scope_headers = request.scope()["headers"]
+    if event_format == "http":  # an HTTP API joins repeats and passes cookies apart
+        assert (b"accept", b"a/b,c/d") in scope_headers
+        assert (b"cookie", b"x=1; y=2") in scope_headers
+    else:
+        assert [v for k, v in scope_headers if k == b"accept"] == [b"a/b", b"c/d"]
+
+    reply = answer(request, AsgiResponse(status=201, headers=[("set-cookie", "s=1")], body=b"ok"))
+    assert from_result(reply) == (201, [("set-cookie", "s=1")], b"ok")
