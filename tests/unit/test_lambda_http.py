@@ -136,9 +136,8 @@ def test_lambda_serve_makes_the_events_each_format_sends(
     event = to_event(
         event_format, "POST", "/files/a%20b?q=1&q=2", headers, b"\x00\xff", stage=stage
     )
-    family = family_of(event)
-    assert family == event_format
-    request = parse(event, family)
+    assert family_of(event) == event_format
+    request = parse(event, event_format)
     assert (request.root_path, request.path) == (f"/{stage}" if stage else "", "/files/a b")
     assert request.query_string == b"q=1&q=2"
     assert request.body == b"\x00\xff"
