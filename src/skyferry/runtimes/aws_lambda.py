@@ -210,7 +210,12 @@ def _start_in_init_phase() -> None:
     elif configured.endswith("aws_lambda.worker_handler"):
         from skyferry.runtimes.lambda_worker import worker
 
-        worker()
+        try:
+            worker()
+        except Exception:
+            # each invocation tries again and fails with the reason; the init phase must not
+            # crash-loop the instance
+            log.exception("the worker failed to start")
 
 
 _start_in_init_phase()
