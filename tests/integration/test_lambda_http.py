@@ -209,6 +209,11 @@ def test_each_family_answers_as_uvicorn_does(
     assert "content-type" not in headers_of(unchanged)  # nothing invented for no body
     assert body_of(unchanged) == b""
 
+    deleted = replay("DELETE", f"/inventory/{sku}")
+    assert deleted["statusCode"] == 204
+    assert "content-type" not in headers_of(deleted)
+    assert body_of(deleted) == b""
+
     # the request id is the invocation's
     assert headers_of(created)["x-request-id"][0] in (
         fixture(name)["requestContext"].get("requestId"),
