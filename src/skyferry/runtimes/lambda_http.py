@@ -74,6 +74,8 @@ class HttpRequest:
     request_id: str | None
     multi_value: bool
     """Answer with ``multiValueHeaders`` (REST always; ALB when the request came so)."""
+    raw_path: str | None = None
+    """The path as sent, still encoded (``%2F`` stays apart from ``/``), when the event has it."""
 
     def scope(self) -> dict[str, Any]:
         """The ASGI HTTP scope; ``path`` includes ``root_path``, as uvicorn sets it."""
@@ -87,7 +89,7 @@ class HttpRequest:
             "method": self.method,
             "scheme": scheme,
             "path": full_path,
-            "raw_path": quote(full_path, safe="/%:@!$&'()*+,;=~").encode(),
+            "raw_path": (self.raw_path or quote(full_path, safe="/:@!$&'()*+,;=~")).encode(),
             "root_path": self.root_path,
             "query_string": self.query_string,
             "headers": [
@@ -139,7 +141,9 @@ def parse(
     if family == "http":
         http = context.get("http") or {}
         method = str(http.get("method", "GET"))
-        path = unquote(str(event.get("rawPath") or http.get("path") or "/"))
+        sent = str(event.get("rawPath") or http.get("path") or "/")
+        raw_path: str | None = sent
+        path = unquote(sent)
         query = str(event.get("rawQueryString") or "").encode()
         headers = [(str(k), str(v)) for k, v in (event.get("headers") or {}).items()]
         if event.get("cookies"):
@@ -148,6 +152,7 @@ def parse(
         multi_value = False
     else:
         method = str(event.get("httpMethod", "GET"))
+        raw_path = None  # REST and ALB events carry the path decoded
         path = str(event.get("path") or "/")
         headers = _headers_of(event)
         query = _query_of(event, decoded=family == "rest")
@@ -155,6 +160,7 @@ def parse(
         multi_value = family == "rest" or event.get("multiValueHeaders") is not None
     if not path.startswith("/"):
         path = "/" + path
+        raw_path = None
     root_path = ""
     stage = context.get("stage")
     if stage and stage != "$default":
@@ -184,6 +190,7 @@ def parse(
         source_ip=str(source_ip).split("/")[0] if source_ip else None,
         request_id=request_id,
         multi_value=multi_value,
+        raw_path=raw_path,
     )
     if invalid is not None:
         raise InvalidBody(request) from invalid
