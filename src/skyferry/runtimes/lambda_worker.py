@@ -2,17 +2,23 @@
 
 The worker function starts the app with workers (DBOS dequeuing from the job queue) in its
 init phase. Each invocation (an SQS wake-up message or a schedule, both only say "look at the
-queue") runs the app's event loop, on which jobs run, until there is no job left queued or
-running, or until the invocation's remaining time reaches ``SAFETY_MARGIN_SECONDS``; then it
-returns. Between invocations Lambda freezes the instance: jobs in flight are suspended where
-they are, not lost, and go on at the next invocation of this instance. Every step they
-finished is checkpointed, so if the instance is never invoked again (Lambda reclaims idle
-instances), the heartbeat it stopped sending lets another worker instance take those jobs over
-after ``SKYFERRY_EXECUTOR_TIMEOUT_SECONDS``, resuming from the last checkpoint. A job therefore
-spans as many invocations as it needs: no single one meets the 15-minute limit.
+queue") runs the app's event loop, on which jobs run, until the invocation's remaining time
+reaches ``SAFETY_MARGIN_SECONDS`` or there is nothing left for it: no job of its own running,
+no job orphaned by a silent worker waiting to be taken over, and no queued job that reaches it
+within ``IDLE_GRACE_SECONDS``. Jobs other live workers run are theirs to finish.
+
+Between invocations Lambda freezes the instance: jobs in flight are suspended where they are,
+not lost, and go on at the next invocation of this instance. Every step they finished is
+checkpointed, so if the instance is never invoked again (Lambda reclaims idle instances), the
+heartbeat it stopped sending lets another worker instance take those jobs over after
+``SKYFERRY_EXECUTOR_TIMEOUT_SECONDS``, resuming from the last checkpoint. A job therefore
+spans as many invocations as it needs: no single one meets the 15-minute limit. DBOS has no
+way to pause its dequeuing, so a job may be taken in an invocation's last seconds; it is then
+suspended with the rest until the next one.
 
 Give each instance a new executor id (the default): two instances sharing one would both
-claim its jobs. Reserved concurrency bounds how many instances (and connections) run jobs.
+claim its jobs. Reserved concurrency bounds how many instances (and connections) run jobs, and
+``SKYFERRY_WORKER_CONCURRENCY`` how many jobs one instance runs at once.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ SAFETY_MARGIN_SECONDS = 10.0
 still running goes on at the next invocation, not past the deadline."""
 
 IDLE_POLL_SECONDS = 0.2
+IDLE_GRACE_SECONDS = 2.0
+"""With no job of its own running, how long a worker waits for queued jobs to reach it."""
 
 
 class LambdaWorker:
@@ -65,26 +73,33 @@ class LambdaWorker:
         return self._loop.run_until_complete(self._drive(context))
 
     async def _drive(self, context: Any) -> dict[str, Any]:
-        from skyferry.jobs.engine import current_engine
+        from skyferry.jobs.engine import JobEngine, current_engine
         from skyferry.jobs.models import JobStatus
         from skyferry.runtimes.lambda_wake import WakingJobs
 
-        engine = current_engine()
-        started = time.monotonic()
+        jobs = current_engine()
+        engine: JobEngine = self.app.state.jobs
+        started = last_busy = time.monotonic()
         while True:
+            now = time.monotonic()
             left = context.get_remaining_time_in_millis() / 1000 - self.margin_seconds
-            queued = await engine.list_jobs(status=JobStatus.QUEUED, limit=1)
-            running = await engine.list_jobs(status=JobStatus.RUNNING, limit=1)
-            if not queued.items and not running.items:
-                outcome = "idle"
-                break
+            mine, orphaned = await engine.unfinished_runs()
+            if mine or orphaned:
+                last_busy = now
+            else:
+                queued = await engine.list_jobs(status=JobStatus.QUEUED, limit=1)
+                # queued jobs this worker does not take within the grace (another version's,
+                # or beyond the queue's concurrency) are not worth waiting for
+                if not queued.items or now - last_busy > IDLE_GRACE_SECONDS:
+                    outcome = "idle"
+                    break
             if left <= 0:
                 outcome = "deadline"
                 break
             await asyncio.sleep(min(IDLE_POLL_SECONDS, left))
-        if outcome == "deadline" and isinstance(engine, WakingJobs):
+        if outcome == "deadline" and isinstance(jobs, WakingJobs):
             # the work left goes on at once, on this instance or another, not at the schedule
-            await engine.waker.wake("deadline")
+            await jobs.waker.wake("deadline")
         ran = time.monotonic() - started
         log.info("worker invocation ends", extra={"outcome": outcome, "seconds": round(ran, 3)})
         # an SQS trigger's messages only said "look at the queue": all of them are done with
