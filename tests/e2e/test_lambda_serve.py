@@ -12,9 +12,9 @@ from tests.e2e.processes import skyferry_env, start, stop, wait_http
 from tests.servers import free_port
 
 
-@pytest.mark.parametrize(
-    ("event_format", "stage"), [("rest", "dev"), ("http", "v2"), ("alb", None)]
-)
+# one format end to end (each costs a process start); tests/unit/test_lambda_http.py checks
+# the events every format makes
+@pytest.mark.parametrize(("event_format", "stage"), [("rest", "dev")])
 def test_requests_reach_the_handler_as_events(
     tmp_path: Path, event_format: str, stage: str | None
 ) -> None:

@@ -17,9 +17,11 @@ from tests.e2e.processes import skyferry_env
 ROOT = Path(__file__).parents[2]
 
 
-def instance(env: dict[str, str], submit: str, seconds: float) -> subprocess.Popen[str]:
+def instance(
+    env: dict[str, str], submit: str, seconds: float, *watch: str
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.e2e.lambda_instance", submit, str(seconds)],
+        [sys.executable, "-m", "tests.e2e.lambda_instance", submit, str(seconds), *watch],
         env=env,
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -46,7 +48,8 @@ def test_a_job_survives_its_instance_killed_at_the_deadline(
             first.kill()
             first.wait()
 
-    second = instance(env, "-", 3.0)
+    # the next instance, invoked by the schedule until the job is done
+    second = instance(env, "-", 3.0, job_id)
     try:
         out, _ = second.communicate(timeout=60)
     finally:
