@@ -53,6 +53,7 @@ bench: install-dev  ## every benchmark; results in bench/results/, table in docs
 	$(VENV)/bin/python bench/datasets.py
 	$(VENV)/bin/python bench/downloads.py
 	$(VENV)/bin/python bench/tours.py
+	$(VENV)/bin/python bench/lambda.py
 
 clean:
 	rm -rf $(VENV) .skyferry .mypy_cache .ruff_cache .pytest_cache

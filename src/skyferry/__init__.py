@@ -34,7 +34,7 @@ from skyferry.jobs.retry import Retry
 from skyferry.jobs.steps import step
 from skyferry.platform import Platform
 from skyferry.resources import Resource
-from skyferry.service import Service
+from skyferry.service import Schedule, Service
 
 __all__ = [
     "FanOutResult",
@@ -47,6 +47,7 @@ __all__ = [
     "RateLimit",
     "Resource",
     "Retry",
+    "Schedule",
     "Service",
     "SharedLimit",
     "SharedRate",

@@ -17,6 +17,7 @@ from skyferry import service
 from skyferry.config import ConfigurationError
 from skyferry.http.client import DEFAULT_API, ApiUrl, call, console, open_client, watch
 from skyferry.http.server import ServerLimits
+from skyferry.runtimes.lambda_cli import app as lambda_app
 
 if TYPE_CHECKING:
     from skyferry.app import Setup
@@ -30,6 +31,7 @@ jobs_app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(lambda_app, name="lambda")
 for _loaded in service.load(list(service.installed())):
     if _loaded.cli is not None:
         app.add_typer(_loaded.cli, name=_loaded.name)

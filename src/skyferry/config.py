@@ -112,6 +112,18 @@ class Settings(BaseSettings):
         validation_alias="AWS_ENDPOINT_URL",
         description="S3-compatible endpoint (MinIO, moto); unprefixed, as AWS tools read it.",
     )
+    lambda_base_path: str = Field(
+        default="",
+        pattern=r"^(/[A-Za-z0-9._~-]+)*$",
+        description="On Lambda: the custom domain's base path (API mapping) in front of the "
+        "API, e.g. /v1; stripped for routing and kept as the ASGI root_path.",
+    )
+    lambda_wake_queue_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://\S+$",
+        description="On Lambda: an SQS queue URL (an event source of the worker function) sent "
+        "a message for each job submitted, so a worker starts at once, not on its schedule.",
+    )
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
         description="Accepted X-API-Key values; when set, every route but /health and /ready "

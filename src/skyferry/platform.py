@@ -18,7 +18,6 @@ from sqlalchemy.engine import Engine
 from skyferry.config import Settings
 from skyferry.resources import Resource
 from skyferry.service import Service
-from skyferry.storage import migrations
 from skyferry.storage.blobs import BlobStore, open_blob_store
 from skyferry.storage.preflight import require_databases
 from skyferry.storage.sql import open_database
@@ -90,6 +89,10 @@ async def open_platform(
         # server (skyferry's commands check before they start one, so no traceback is logged)
         await asyncio.to_thread(require_databases, settings)
         if settings.migrate_on_start if migrate is None else migrate:
+            # imported here: Alembic costs a Lambda cold start a tenth of a second, and only
+            # processes that migrate (SQLite at start-up, `skyferry db upgrade`) need it
+            from skyferry.storage import migrations
+
             await asyncio.to_thread(migrations.upgrade, platform.database, services)
         async with AsyncExitStack() as stack:
             for service in services:

@@ -7,7 +7,7 @@ The built-in services register exactly the way a third-party package would (see
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -29,8 +29,34 @@ NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
 
 S = TypeVar("S", bound=BaseModel)
 
-EventHandler = Callable[[dict[str, Any], Any], Any]
-"""A non-HTTP Lambda event handler: ``(event, context) -> result``."""
+EventHandler = Callable[[dict[str, Any], Any], Awaitable[None] | None]
+"""A non-HTTP Lambda event handler: ``(record, context)``, sync or async, called once per SQS
+message, S3 or SNS record, or EventBridge event; raising marks that record failed."""
+
+EVENT_SOURCES = ("sqs", "s3", "sns", "eventbridge")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Work a service wants done on a schedule: on Lambda an EventBridge rule invokes
+    ``handler`` (an ``EventHandler``, given the scheduled event) with ``expression``
+    (``rate(1 hour)`` or ``cron(0 3 * * ? *)``); the rule's name ends in ``<service>-<name>``.
+    """
+
+    name: str
+    expression: str
+    handler: EventHandler
+
+    def __post_init__(self) -> None:
+        import re
+
+        if not re.fullmatch(r"[a-z][a-z0-9-]{0,39}", self.name):
+            raise ValueError(f"invalid schedule name {self.name!r}: lower-case letters, digits, -")
+        if not re.fullmatch(r"(rate|cron)\(.+\)", self.expression):
+            raise ValueError(
+                f"schedule {self.name!r}: expression {self.expression!r} is not rate(...) or "
+                "cron(...)"
+            )
 
 
 class ServiceNotFoundError(ConfigurationError):
@@ -49,7 +75,9 @@ class Service(Generic[S]):
     - ``resources``: what its jobs and routes share, opened once per process (stores, provider
       clients, shared limits); reached with ``ctx.get(resource)`` or ``Depends(resource)``.
     - ``cli``: a typer app, mounted as ``skyferry <name> …``.
-    - ``events``: handlers for non-HTTP Lambda events, by event source.
+    - ``events``: handlers for non-HTTP Lambda events, by source: ``"sqs"``, ``"s3"``,
+      ``"sns"``, ``"eventbridge"`` (see ``skyferry.runtimes.lambda_events``).
+    - ``schedules``: ``Schedule`` objects, work run on a timer (an EventBridge rule on Lambda).
     - ``pages``: path prefixes of web pages that hold no data themselves (HTML, scripts, styles,
       e.g. ``"/library"`` for ``/library`` and ``/library/…``). With ``SKYFERRY_API_KEYS`` set,
       GET and HEAD requests there need no key, since a browser cannot send one to open a page;
@@ -64,6 +92,7 @@ class Service(Generic[S]):
     resources: Sequence[Resource[Any]] = ()
     cli: typer.Typer | None = None
     events: Mapping[str, EventHandler] = field(default_factory=dict)
+    schedules: Sequence[Schedule] = ()
     pages: Sequence[str] = ()
 
     def __post_init__(self) -> None:
@@ -81,6 +110,12 @@ class Service(Generic[S]):
                     f"service {self.name!r}: invalid pages prefix {prefix!r}: a path such as "
                     "'/library', without a trailing slash"
                 )
+        unknown = sorted(set(self.events) - set(EVENT_SOURCES))
+        if unknown:
+            raise ValueError(
+                f"service {self.name!r}: unknown event sources {unknown}; "
+                f"choose from {list(EVENT_SOURCES)}"
+            )
         if self.migrations is not None and not self.migrations.is_dir():
             raise ValueError(
                 f"service {self.name!r}: migrations folder {self.migrations} is missing"

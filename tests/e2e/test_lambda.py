@@ -3,9 +3,11 @@ reach the same routes, and a job submitted through Lambda is run by a `skyferry 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gc
 import json
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +20,7 @@ import pytest
 from skyferry.config import load_settings
 from skyferry.runtimes import aws_lambda
 from skyferry.runtimes.aws_lambda import LambdaApp
-from tests.e2e.processes import skyferry_env, start, stop
+from tests.e2e.processes import SKYFERRY, skyferry_env, start, stop
 
 CONTEXT = SimpleNamespace(function_name="skyferry", aws_request_id="req-1")
 HOST = "abc123.execute-api.eu-west-1.amazonaws.com"
@@ -261,14 +263,96 @@ def test_the_module_handler_starts_the_app_once_from_the_environment(
 ) -> None:
     monkeypatch.setenv("SKYFERRY_DATABASE_URL", f"sqlite:///{tmp_path}/lambda.db")
     monkeypatch.setenv("SKYFERRY_BLOB_URL", f"file://{tmp_path}/blobs")
-    aws_lambda._instance.cache_clear()
+    aws_lambda.instance.reset()
     try:
         first = aws_lambda.handler(http_api_event("GET", "/health"), CONTEXT)
-        started = aws_lambda._instance()
+        started = aws_lambda.instance.app
         second = aws_lambda.handler(http_api_event("GET", "/ready"), CONTEXT)
         assert (first["statusCode"], second["statusCode"]) == (200, 200)
-        assert aws_lambda._instance() is started
+        assert started is not None
+        assert aws_lambda.instance.app is started
     finally:
-        aws_lambda._instance().close()
-        aws_lambda._instance.cache_clear()
+        aws_lambda.instance.reset()
         gc.unfreeze()  # the handler froze this test process's heap
+
+
+def test_a_failed_start_answers_each_event_and_leaks_no_loop(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SKYFERRY_DATABASE_URL", "postgresql://nobody:secret@127.0.0.1:1/none")
+    monkeypatch.setenv("SKYFERRY_BLOB_URL", f"file://{tmp_path}/blobs")
+    monkeypatch.setattr(aws_lambda, "RESTART_INTERVAL_SECONDS", 0.0)
+    aws_lambda.instance.reset()
+    loops_before = sum(
+        isinstance(o, asyncio.AbstractEventLoop) and not o.is_closed() for o in gc.get_objects()
+    )
+    try:
+        for _ in range(3):
+            answer = aws_lambda.handler(http_api_event("GET", "/health"), CONTEXT)
+            assert answer["statusCode"] == 503
+            problem = json.loads(body_of(answer))
+            assert "failed to start" in problem["detail"]
+            assert "secret" not in answer["body"]
+        with pytest.raises(aws_lambda.StartupFailedError):
+            aws_lambda.handler({"Records": [{"eventSource": "aws:sqs"}]}, CONTEXT)
+        gc.collect()
+        loops_after = sum(
+            isinstance(o, asyncio.AbstractEventLoop) and not o.is_closed() for o in gc.get_objects()
+        )
+        assert loops_after <= loops_before
+    finally:
+        aws_lambda.instance.reset()
+
+
+def test_an_export_landing_under_the_upload_prefix_starts_one_library_import(
+    tmp_path: Path,
+) -> None:
+    export = Path(__file__).parents[1] / "fixtures" / "library" / "goodreads_2026.csv"
+    uploads = tmp_path / "blobs" / "library" / "uploads"
+    uploads.mkdir(parents=True)
+    (uploads / "my export.csv").write_bytes(export.read_bytes())
+    app = LambdaApp(
+        load_settings(
+            database_url=f"sqlite:///{tmp_path}/lambda.db",
+            blob_url=f"file://{tmp_path}/blobs",
+            services=["library"],
+            log_level="WARNING",
+        )
+    )
+    try:
+        fixtures = Path(__file__).parents[1] / "fixtures" / "lambda"
+        event = json.loads((fixtures / "powertools-s3Event.json").read_text())
+        event["Records"][0]["s3"]["object"]["key"] = "library/uploads/my+export.csv"
+        event["Records"][0]["s3"]["object"]["size"] = export.stat().st_size
+        assert app(event, CONTEXT) == {"handled": 1}
+        assert app(event, CONTEXT) == {"handled": 1}  # S3 delivered it twice
+        listed = app(http_api_event("GET", "/jobs", query={"kind": "library.import"}), CONTEXT)
+        jobs = json.loads(body_of(listed))["items"]
+        assert len(jobs) == 1, jobs
+        status = app(http_api_event("GET", f"/status/{jobs[0]['id']}"), CONTEXT)
+        assert status["statusCode"] == 200, body_of(status)
+
+        elsewhere = json.loads((fixtures / "powertools-s3Event.json").read_text())
+        assert app(elsewhere, CONTEXT) == {"handled": 1}  # not an upload: ignored
+    finally:
+        app.close()
+
+
+def test_skyferry_lambda_invoke_prints_the_answer(tmp_path: Path) -> None:
+    fixture = Path(__file__).parents[1] / "fixtures" / "lambda" / "go-lambda-urls-request.json"
+    event = json.loads(fixture.read_text())
+    event.update(rawPath="/health", rawQueryString="", body=None, isBase64Encoded=False)
+    event["requestContext"]["http"].update(method="GET", path="/health")
+    (tmp_path / "event.json").write_text(json.dumps(event))
+    env = skyferry_env(tmp_path, f"sqlite:///{tmp_path}/app.db", SKYFERRY_SERVICES="demo")
+    done = subprocess.run(
+        [SKYFERRY, "lambda", "invoke", str(tmp_path / "event.json")],
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    answer = json.loads(done.stdout)
+    assert answer["statusCode"] == 200
+    assert json.loads(answer["body"])["status"] == "ok"

@@ -34,7 +34,7 @@ from skyferry.http.cursors import decode_cursor, encode_cursor
 from skyferry.jobs.kinds import WORKFLOW_PREFIX, JobKind, Submission, kind_of_workflow
 from skyferry.jobs.models import Job, JobPage, JobStatus, Progress
 from skyferry.jobs.records import DBOS_STATUSES, JobCursor, new_job_record, to_job
-from skyferry.jobs.tables import fanout_items, idempotency_keys, job_progress
+from skyferry.jobs.tables import fanout_items, idempotency_keys, job_progress, workers
 from skyferry.jobs.workers import WorkerMonitor
 from skyferry.platform import Platform
 from skyferry.storage.sql import (
@@ -405,6 +405,33 @@ class JobEngine:
         workflows = [w for w in workflows if kind_of_workflow(w.name) is not None]
         progress = await asyncio.to_thread(self._progress, [w.workflow_id for w in workflows])
         return [to_job(w, progress.get(w.workflow_id)) for w in workflows]
+
+    async def unfinished_runs(self) -> tuple[int, int]:
+        """Started jobs not finished: ``(this process's, orphaned)``, where orphaned jobs belong
+        to workers that stopped heartbeating and are due to be taken over.
+
+        The Lambda worker waits for both before it ends an invocation: its own jobs to finish,
+        and orphans to reach a live worker (jobs of live workers are theirs to finish).
+        """
+        pending = await DBOS.list_workflows_async(
+            status="PENDING", queue_name=QUEUE_NAME, load_input=False, load_output=False
+        )
+        owners = {w.executor_id for w in pending} - {self.executor_id}
+        live = await asyncio.to_thread(self._live_workers, owners) if owners else set()
+        mine = sum(w.executor_id == self.executor_id for w in pending)
+        orphaned = sum(
+            w.executor_id not in live and w.executor_id != self.executor_id for w in pending
+        )
+        return mine, orphaned
+
+    def _live_workers(self, executor_ids: set[str | None]) -> set[str | None]:
+        since = time.time() - self.settings.executor_timeout_seconds
+        query = sa.select(workers.c.executor_id).where(
+            workers.c.executor_id.in_([e for e in executor_ids if e]),
+            workers.c.heartbeat_at >= since,
+        )
+        with self.platform.database.connect() as connection:
+            return set(connection.execute(query).scalars())
 
     async def list_jobs(
         self,

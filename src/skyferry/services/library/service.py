@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 import skyferry
 from skyferry.config import Settings
-from skyferry.services.library import api, cli, pages
+from skyferry.services.library import api, cli, events, pages
 from skyferry.services.library.resources import library
 from skyferry.services.library.settings import LibrarySettings
 from skyferry.services.library.tables import metadata
@@ -30,5 +30,6 @@ service = skyferry.Service(
     migrations=Path(__file__).parent / "migrations",
     resources=[library],
     cli=cli.app,
+    events={"s3": events.on_s3_record},  # an export landing under the upload prefix
     pages=["/library"],  # the upload page, the dashboard and their files open without an API key
 )

@@ -30,6 +30,12 @@ class LibrarySettings(BaseModel):
     )
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0, le=1024 * 1024 * 1024)
     max_books: int = Field(default=50_000, ge=1, le=1_000_000)
+    upload_prefix: str = Field(
+        default="library/uploads/",
+        pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*/$",
+        description="On Lambda: an export created under this blob-store prefix (an S3 "
+        "ObjectCreated notification) is imported like an upload.",
+    )
 
     open_library_base_url: str = "https://openlibrary.org"
     open_library_user_agent: str | None = Field(

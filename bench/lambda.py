@@ -1,0 +1,193 @@
+"""Lambda benchmark: cold start and warm throughput of the handler against a bare FastAPI app
+behind plain Mangum, measured side by side in the same run.
+
+Cold start: a fresh Python process per run (as a new Lambda instance is), timed from spawn to
+the first event's answer: imports, the app's start-up (for skyferry: settings, the database
+pool, DBOS launched against Postgres with the schema already applied, as a deployment has it)
+and one `GET /health` event (API Gateway HTTP API payload). The peers take turns over
+interleaved rounds; reported is the median.
+
+Warm: in each process, after the first event, `--events` more `GET /health` events through the
+handler, one after another (Lambda gives an instance one event at a time); events per second,
+the median over rounds.
+
+    .venv/bin/python bench/lambda.py [--rounds 5] [--events 2000] [--quick]
+
+Needs the PostgreSQL server of the tests (SKYFERRY_TEST_POSTGRES_URL or 127.0.0.1:5432).
+Writes bench/results/lambda.json and prints a Markdown table for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "lambda.json"
+SKYFERRY = str(Path(sys.executable).parent / "skyferry")
+ADMIN_URL = os.environ.get(
+    "SKYFERRY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+EVENT = {
+    "version": "2.0",
+    "routeKey": "$default",
+    "rawPath": "/health",
+    "rawQueryString": "",
+    "headers": {"host": "abc.execute-api.eu-west-1.amazonaws.com", "accept": "*/*"},
+    "requestContext": {
+        "http": {"method": "GET", "path": "/health", "sourceIp": "203.0.113.9"},
+        "requestId": "bench",
+        "stage": "$default",
+    },
+    "isBase64Encoded": False,
+}
+
+# each peer: the code a Lambda instance runs, timed by the process itself after its start
+BARE = """
+import json, sys, time
+from types import SimpleNamespace
+from fastapi import FastAPI
+from mangum import Mangum
+
+app = FastAPI()
+
+@app.get("/health")
+async def health() -> dict[str, str]:
+    return {"status": "ok", "version": "0"}
+
+handler = Mangum(app, lifespan="off")
+"""
+SKYFERRY_APP = """
+import json, sys, time
+from types import SimpleNamespace
+from skyferry.runtimes.aws_lambda import handler
+"""
+DRIVER = """
+event = json.loads(sys.argv[1])
+events = int(sys.argv[2])
+context = SimpleNamespace(aws_request_id="bench", function_name="bench")
+first = handler(event, context)
+assert first["statusCode"] == 200, first
+cold = time.perf_counter()
+start = time.perf_counter()
+for _ in range(events):
+    handler(event, context)
+warm = events / (time.perf_counter() - start)
+print(json.dumps({"first_answer_at": cold, "warm_per_second": warm}))
+import os
+os._exit(0)  # what Lambda does to an instance: no shutdown
+"""
+
+
+def run(code: str, env: dict[str, str], events: int) -> dict[str, float]:
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", code + DRIVER, json.dumps(EVENT), str(events)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    ended = time.perf_counter()
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-3000:])
+    measured = json.loads(done.stdout.strip().splitlines()[-1])
+    # the child's perf_counter shares this clock (CLOCK_MONOTONIC), so the cold start runs
+    # from the spawn here to the first answer there
+    return {
+        "cold_seconds": measured["first_answer_at"] - started,
+        "warm_per_second": measured["warm_per_second"],
+        "process_seconds": ended - started,
+    }
+
+
+def database(admin_url: str) -> tuple[str, sa.Engine]:
+    name = f"bench_lambda_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(
+        admin_url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    return admin_url.rsplit("/", 1)[0] + f"/{name}", admin
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument("--quick", action="store_true", help="2 rounds of 300 events")
+    args = parser.parse_args()
+    rounds, events = (2, 300) if args.quick else (args.rounds, args.events)
+
+    url, admin = database(ADMIN_URL)
+    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-lambda-{uuid.uuid4().hex[:8]}"
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SKYFERRY_")}
+    env = {
+        **base,
+        "SKYFERRY_DATABASE_URL": url,
+        "SKYFERRY_BLOB_URL": f"file://{tmp}/blobs",
+        "SKYFERRY_SERVICES": "inventory",
+        "SKYFERRY_LOG_LEVEL": "WARNING",
+        "AWS_LAMBDA_FUNCTION_NAME": "bench",
+        "_HANDLER": "skyferry.runtimes.aws_lambda.handler",
+    }
+    try:
+        subprocess.run([SKYFERRY, "db", "upgrade"], env=env, check=True, capture_output=True)
+        samples: dict[str, list[dict[str, float]]] = {"bare": [], "skyferry": []}
+        for _ in range(rounds):
+            samples["bare"].append(run(BARE, base, events))
+            samples["skyferry"].append(run(SKYFERRY_APP, env, events))
+    finally:
+        with admin.connect() as connection:
+            name = url.rsplit("/", 1)[1]
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    def median(peer: str, key: str) -> float:
+        return statistics.median(sample[key] for sample in samples[peer])
+
+    result: dict[str, Any] = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": (
+            f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
+        ),
+        "rounds": rounds,
+        "events": events,
+        "cold_seconds": {p: round(median(p, "cold_seconds"), 3) for p in samples},
+        "warm_per_second": {p: round(median(p, "warm_per_second"), 1) for p in samples},
+        "samples": samples,
+    }
+    result["cold_ratio"] = round(
+        result["cold_seconds"]["skyferry"] / result["cold_seconds"]["bare"], 3
+    )
+    result["warm_ratio"] = round(
+        result["warm_per_second"]["skyferry"] / result["warm_per_second"]["bare"], 3
+    )
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    cold, warm = result["cold_seconds"], result["warm_per_second"]
+    rows = [
+        ("cold start to first answer, s", cold, result["cold_ratio"]),
+        ("warm `GET /health` events/s", warm, result["warm_ratio"]),
+    ]
+    print("| lambda | skyferry | bare FastAPI + Mangum | ratio |")
+    print("|---|---|---|---|")
+    for label, values, ratio in rows:
+        print(f"| {label} | {values['skyferry']} | {values['bare']} | {ratio} |")
+
+
+if __name__ == "__main__":
+    main()
