@@ -26,7 +26,13 @@ class Artifact:
 
 
 class _Dumper(yaml.SafeDumper):
-    """Block style throughout, and multi-line strings as literal blocks, for people to read."""
+    """Block style throughout, and multi-line strings as literal blocks, for people to read.
+
+    No anchors or aliases: a value used twice (one environment for web and worker) is written
+    out twice, as the tools reading these files expect and people reading them can follow."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
 
 
 def _string(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:

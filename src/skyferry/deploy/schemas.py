@@ -21,8 +21,11 @@ def problems(document: Any, schema: str, where: str) -> list[str]:
     """Every way ``document`` breaks ``schema``, each naming the file and the path inside it."""
     import jsonschema  # the deploy extra: only --check needs it
 
-    validator_class = jsonschema.validators.validator_for(_schema(schema))
-    validator = validator_class(_schema(schema), format_checker=validator_class.FORMAT_CHECKER)
+    # both shipped schemas are draft-07; the Compose one spells its $schema with https, which
+    # jsonschema does not recognise, so the draft is named here rather than looked up
+    validator = jsonschema.Draft7Validator(
+        _schema(schema), format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER
+    )
     found = []
     for error in sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path)):
         path = "/".join(str(part) for part in error.absolute_path) or "(root)"
