@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, SecretStr
 
@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from skyferry.app import Setup
 
 DEFAULT_PYTHON = "3.12"
+
+LambdaPackage = Literal["image", "zip"]
 
 # what every target provides itself: where the database and blobs are, how the process runs
 _TARGET_OWNED = frozenset(
@@ -52,7 +54,11 @@ class AppModel:
     - ``env``: settings changed from their defaults, passed on as they are.
     - ``secrets``: secret settings set where the artifacts were generated (their values are
       not copied: each target reads them from its secret store), ``SKYFERRY_API_KEYS`` first.
-    - ``dynamodb_tables``: tables the enabled services keep items in.
+    - ``dynamodb_tables``: tables the enabled services keep items in (made by the service's
+      own command, e.g. ``skyferry inventory create-table``; templates grant access to them).
+    - ``dynamodb_region_env``: each such service's region variable left at its default, which
+      an AWS template sets to the stack's region.
+    - ``package``: how Lambda functions ship, a container image or a zip.
     - ``connections_per_process``: the README's budget, for sizing Postgres.
     """
 
@@ -62,10 +68,12 @@ class AppModel:
     env: tuple[EnvVar, ...]
     secrets: tuple[EnvVar, ...]
     dynamodb_tables: tuple[str, ...]
+    dynamodb_region_env: tuple[str, ...]
     blob_prefix: str
     connections_per_process: int
     shutdown_grace_seconds: int
     python_version: str = DEFAULT_PYTHON
+    package: LambdaPackage = "image"
     port: int = 8000
     health_path: str = "/health"
     ready_path: str = "/ready"
@@ -95,6 +103,7 @@ def describe(
     app_path: str | None = None,
     name: str = "skyferry",
     python_version: str = DEFAULT_PYTHON,
+    package: LambdaPackage = "image",
 ) -> AppModel:
     """Read what ``setup`` (its settings and services) asks of a deployment."""
     settings = setup.settings
@@ -104,6 +113,7 @@ def describe(
         value = getattr(settings, field)
         _add(f"SKYFERRY_{field.upper()}", value, env, secrets)
     tables: list[str] = []
+    regions: list[str] = []
     for loaded in setup.services:
         if loaded.settings is None:
             continue
@@ -114,6 +124,8 @@ def describe(
         table = _dynamodb_table(own)
         if table is not None:
             tables.append(table)
+            if "dynamodb_region" not in own.model_fields_set:
+                regions.append(f"SKYFERRY_{loaded.name.upper()}__DYNAMODB_REGION")
     blob_prefix = ""
     if settings.blob_url.startswith("s3://"):
         blob_prefix = settings.blob_url.removeprefix("s3://").partition("/")[2]
@@ -124,12 +136,14 @@ def describe(
         env=tuple(env),
         secrets=tuple(secrets),
         dynamodb_tables=tuple(tables),
+        dynamodb_region_env=tuple(regions),
         blob_prefix=blob_prefix.strip("/") or "skyferry",
         connections_per_process=settings.database_pool_size
         + settings.system_database_pool_size
         + 1,
         shutdown_grace_seconds=settings.shutdown_grace_seconds,
         python_version=python_version,
+        package=package,
     )
 
 
