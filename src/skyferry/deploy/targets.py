@@ -19,6 +19,8 @@ MODULES = {
     "docker": "skyferry.deploy.docker",
     "lambda": "skyferry.deploy.sam",
     "lambda-web-adapter": "skyferry.deploy.web_adapter",
+    "ecs": "skyferry.deploy.ecs",
+    "kubernetes": "skyferry.deploy.kubernetes",
 }
 
 
