@@ -277,6 +277,13 @@ def deploy(
         str, typer.Option(help="lambda: the functions as a container image, or a zip.")
     ] = "image",
     python: Annotated[str, typer.Option(help="Python version the artifacts run.")] = "3.12",
+    name: Annotated[
+        str | None,
+        typer.Option(
+            help="Names the app's resources; skyferry, or a team app's folder.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Generate a target's deployment artifacts from this app's settings and services."""
     from skyferry.deploy import model, targets
@@ -291,9 +298,11 @@ def deploy(
         console.print("[red]--output DIR is needed, or --check to validate only[/red]")
         raise typer.Exit(2)
     _, setup = _setup(app_path, run_workers=False)
-    name = (
-        app_path.partition(":")[0].replace("_", "-").replace(".", "-") if app_path else "skyferry"
-    )
+    if name is None:
+        name = model.resource_name(Path.cwd().name) if app_path else "skyferry"
+    elif model.resource_name(name) != name:
+        console.print(f"[red]--name: lower-case letters, digits and -, got {name!r}[/red]")
+        raise typer.Exit(2)
     described = model.describe(
         setup,
         app_path=app_path,

@@ -97,8 +97,12 @@ def translate(template: dict[str, Any]) -> dict[str, Any]:
 @cache
 def _lint_module() -> Any:
     # cfn-lint takes seconds to import: once per process, and only when a check runs
+    import logging
+
     import cfnlint.api
 
+    # it logs each scan at INFO, which a team's app (logging at INFO) would print as noise
+    logging.getLogger("cfnlint").setLevel(logging.WARNING)
     return cfnlint.api
 
 

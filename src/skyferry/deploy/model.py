@@ -8,6 +8,7 @@ never hand-edited.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -145,6 +146,14 @@ def describe(
         python_version=python_version,
         package=package,
     )
+
+
+def resource_name(text: str) -> str:
+    """``text`` as a name every platform takes for apps, stacks, images and Kubernetes objects:
+    lower-case letters, digits and single dashes, starting with a letter, at most 30."""
+    cleaned = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    cleaned = re.sub(r"^[^a-z]+", "", cleaned)[:30].strip("-")
+    return cleaned or "app"
 
 
 def _add(variable: str, value: Any, env: list[EnvVar], secrets: list[EnvVar]) -> None:
