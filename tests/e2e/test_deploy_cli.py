@@ -1,5 +1,6 @@
-"""`skyferry deploy` as a team runs it (messages go to stderr, as all the CLI's do), from its own app's folder with `--app`: the artifacts
-name that app in every process, and `--check` validates them (cfn-lint after SAM translation)."""
+"""`skyferry deploy` as a team runs it, from its own app's folder with `--app`: the artifacts
+name that app in every process, and `--check` validates them (cfn-lint after SAM translation).
+Messages go to stderr, as all the CLI's do."""
 
 from __future__ import annotations
 
