@@ -46,7 +46,11 @@ def test_http_and_worker_functions(monkeypatch: pytest.MonkeyPatch) -> None:
     assert {event["Type"] for event in http["Events"].values()} == {"HttpApi", "Api"}
     worker = resources["WorkerFunction"]["Properties"]
     assert worker["ImageConfig"]["Command"] == ["skyferry.runtimes.aws_lambda.worker_handler"]
-    assert {event["Type"] for event in worker["Events"].values()} == {"SQS", "Schedule"}
+    assert {event["Type"] for event in worker["Events"].values()} == {"Schedule"}
+    # the SQS trigger is a mapping of its own, so the role reads this queue and no other
+    wake = resources["WakeUps"]["Properties"]
+    assert wake["FunctionName"] == {"Ref": "WorkerFunction"}
+    assert wake["EventSourceArn"] == {"Fn::GetAtt": ["WakeQueue", "Arn"]}
     # no table in use, so no DynamoDB permission
     assert not any("DynamoDB" in next(iter(p)) for p in http["Policies"])
 

@@ -151,16 +151,27 @@ def worker_function(model: AppModel) -> dict[str, Any]:
             "ReservedConcurrentExecutions": WORKER_CONCURRENCY,
             "Environment": {"Variables": environment(model)},
             "VpcConfig": vpc(),
-            "Policies": data_policies(model),
-            "Events": {
-                "Wake": {
-                    "Type": "SQS",
-                    "Properties": {
-                        "Queue": {"Fn::GetAtt": ["WakeQueue", "Arn"]},
-                        "BatchSize": 10,
-                    },
+            # the SQS trigger is the WakeUps mapping below: SAM's own SQS event would attach
+            # a managed policy reading every queue in the account, where this reads one
+            "Policies": [
+                *data_policies(model),
+                # what Lambda's poller needs (SAM's SQSPollerPolicy names retired actions)
+                {
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": [
+                                "sqs:ReceiveMessage",
+                                "sqs:DeleteMessage",
+                                "sqs:ChangeMessageVisibility",
+                                "sqs:GetQueueAttributes",
+                            ],
+                            "Resource": {"Fn::GetAtt": ["WakeQueue", "Arn"]},
+                        }
+                    ]
                 },
-                # jobs whose wake-up was lost, and jobs a frozen instance left behind
+            ],
+            "Events": {
                 "Sweep": {"Type": "Schedule", "Properties": {"Schedule": "rate(1 minute)"}},
             },
         },
@@ -171,7 +182,16 @@ def worker_function(model: AppModel) -> dict[str, Any]:
 
 
 def queues() -> dict[str, Any]:
+    """The wake-up queue (a message per submitted job), its dead letters, and its trigger."""
     return {
+        "WakeUps": {
+            "Type": "AWS::Lambda::EventSourceMapping",
+            "Properties": {
+                "EventSourceArn": {"Fn::GetAtt": ["WakeQueue", "Arn"]},
+                "FunctionName": cfn.ref("WorkerFunction"),
+                "BatchSize": 10,
+            },
+        },
         "WakeQueue": {
             "Type": "AWS::SQS::Queue",
             "Properties": {
