@@ -55,3 +55,14 @@ def test_changed_settings_change_the_template(monkeypatch: pytest.MonkeyPatch) -
     statements = resources["TaskRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     assert any("dynamodb:GetItem" in statement["Action"] for statement in statements)
     assert ecs.check(files) == []
+
+
+@pytest.mark.usefixtures("cfn_lint")
+def test_an_existing_bucket_is_used_not_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = model_of(monkeypatch, SKYFERRY_BLOB_URL="s3://their-old-bucket/app")
+    files = {a.path: a.content for a in ecs.generate(model)}
+    resources = load_yaml(files["ecs.yaml"])["Resources"]
+    assert "BlobBucket" not in resources
+    statements = resources["TaskRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert statements[0]["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:s3:::their-old-bucket"}
+    assert ecs.check(files) == []

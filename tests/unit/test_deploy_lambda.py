@@ -90,3 +90,20 @@ def test_lint_reports_what_cloudformation_would_refuse(monkeypatch: pytest.Monke
     assert any("E3012" in problem for problem in found), found
     del template["Resources"]["WorkerFunction"]["Properties"]["ImageUri"]
     assert "SAM translation failed" in cloudformation.lint(template, "template.yaml")[0]
+
+
+@pytest.mark.usefixtures("cfn_lint")
+def test_an_existing_bucket_is_used_not_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a team moving onto skyferry keeps the bucket its service left behind
+    model = model_of(monkeypatch, SKYFERRY_BLOB_URL="s3://their-old-bucket/app")
+    for target in (sam, web_adapter):
+        files = _files(target.generate(model))
+        template = load_yaml(files["template.yaml"])
+        assert "BlobBucket" not in template["Resources"]
+        functions = [r for r in template["Resources"].values() if "Policies" in r["Properties"]]
+        for function in functions:
+            properties = function["Properties"]
+            assert {"S3CrudPolicy": {"BucketName": "their-old-bucket"}} in properties["Policies"]
+            env = properties["Environment"]["Variables"]
+            assert env["SKYFERRY_BLOB_URL"] == "s3://their-old-bucket/app"
+        assert target.check(files) == []

@@ -36,7 +36,22 @@ def secret_parameter(model: AppModel) -> dict[str, Any]:
     }
 
 
-def blob_bucket() -> dict[str, Any]:
+def bucket_resources(model: AppModel) -> dict[str, Any]:
+    """The blob bucket, unless the app already has one (``model.blob_bucket``)."""
+    return {} if model.blob_bucket else {"BlobBucket": _new_bucket()}
+
+
+def bucket_name(model: AppModel) -> Any:
+    return model.blob_bucket or ref("BlobBucket")
+
+
+def bucket_arn(model: AppModel) -> Any:
+    if model.blob_bucket:
+        return sub("arn:${AWS::Partition}:s3:::" + model.blob_bucket)
+    return {"Fn::GetAtt": ["BlobBucket", "Arn"]}
+
+
+def _new_bucket() -> dict[str, Any]:
     """Files, books and datasets; kept when the stack goes, since they are the app's data."""
     return {
         "Type": "AWS::S3::Bucket",
@@ -58,10 +73,13 @@ def blob_bucket() -> dict[str, Any]:
     }
 
 
-def app_environment(model: AppModel, *, bucket: str = "BlobBucket") -> dict[str, Any]:
-    """What every process on AWS is given: the model's settings, the bucket, its secrets."""
+def app_environment(model: AppModel) -> dict[str, Any]:
+    """What every process on AWS is given: the model's settings and the bucket."""
     env: dict[str, Any] = dict(model.base_env)
-    env["SKYFERRY_BLOB_URL"] = sub("s3://${" + bucket + "}/" + model.blob_prefix)
+    if model.blob_bucket:
+        env["SKYFERRY_BLOB_URL"] = f"s3://{model.blob_bucket}/{model.blob_prefix}"
+    else:
+        env["SKYFERRY_BLOB_URL"] = sub("s3://${BlobBucket}/" + model.blob_prefix)
     for variable in model.dynamodb_region_env:
         env[variable] = ref("AWS::Region")
     return env

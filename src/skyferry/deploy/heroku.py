@@ -40,12 +40,15 @@ def procfile(model: AppModel) -> str:
 
 
 def app_json(model: AppModel) -> dict[str, Any]:
+    blob_url: dict[str, Any] = {
+        "description": "s3://bucket/prefix: dynos' disks are wiped on every restart, so "
+        "files, books and datasets live in S3 (or an S3-compatible store)",
+        "required": True,
+    }
+    if model.blob_bucket:
+        blob_url["value"] = f"s3://{model.blob_bucket}/{model.blob_prefix}"
     env: dict[str, Any] = {
-        "SKYFERRY_BLOB_URL": {
-            "description": "s3://bucket/prefix: dynos' disks are wiped on every restart, so "
-            "files, books and datasets live in S3 (or an S3-compatible store)",
-            "required": True,
-        },
+        "SKYFERRY_BLOB_URL": blob_url,
         "AWS_ACCESS_KEY_ID": {"description": "for SKYFERRY_BLOB_URL", "required": False},
         "AWS_SECRET_ACCESS_KEY": {"description": "for SKYFERRY_BLOB_URL", "required": False},
         "AWS_REGION": {"description": "the bucket's region", "required": False},

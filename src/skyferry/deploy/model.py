@@ -60,6 +60,9 @@ class AppModel:
     - ``dynamodb_region_env``: each such service's region variable left at its default, which
       an AWS template sets to the stack's region.
     - ``package``: how Lambda functions ship, a container image or a zip.
+    - ``blob_bucket``: the bucket of an ``s3://`` ``SKYFERRY_BLOB_URL`` set where the artifacts
+      were generated: one that exists already (a migrating team's), which templates then use
+      and grant access to instead of making one. ``blob_prefix`` is that URL's prefix.
     - ``connections_per_process``: the README's budget, for sizing Postgres.
     """
 
@@ -70,6 +73,7 @@ class AppModel:
     secrets: tuple[EnvVar, ...]
     dynamodb_tables: tuple[str, ...]
     dynamodb_region_env: tuple[str, ...]
+    blob_bucket: str | None
     blob_prefix: str
     connections_per_process: int
     shutdown_grace_seconds: int
@@ -127,9 +131,10 @@ def describe(
             tables.append(table)
             if "dynamodb_region" not in own.model_fields_set:
                 regions.append(f"SKYFERRY_{loaded.name.upper()}__DYNAMODB_REGION")
+    bucket: str | None = None
     blob_prefix = ""
     if settings.blob_url.startswith("s3://"):
-        blob_prefix = settings.blob_url.removeprefix("s3://").partition("/")[2]
+        bucket, _, blob_prefix = settings.blob_url.removeprefix("s3://").partition("/")
     return AppModel(
         name=name,
         app_path=app_path,
@@ -138,6 +143,7 @@ def describe(
         secrets=tuple(secrets),
         dynamodb_tables=tuple(tables),
         dynamodb_region_env=tuple(regions),
+        blob_bucket=bucket or None,
         blob_prefix=blob_prefix.strip("/") or "skyferry",
         connections_per_process=settings.database_pool_size
         + settings.system_database_pool_size
