@@ -18,6 +18,7 @@ from skyferry.platform import Platform
 from skyferry.resources import Resource
 from skyferry.services.datasets.caching import cache_control, download_etag, not_modified
 from skyferry.services.datasets.catalog import Catalog
+from skyferry.services.datasets.discovery import discover, discover_all
 from skyferry.services.datasets.downloads import Downloads
 from skyferry.services.datasets.errors import DatasetNotFoundError, InvalidQueryError
 from skyferry.services.datasets.formats import FORMATS, Format
@@ -113,7 +114,10 @@ def build_router(settings: Settings) -> APIRouter:
     @router.get("/datasets", summary="The catalog: every dataset, with its download links")
     async def list_datasets(request: Request) -> DatasetList:
         datasets = await asyncio.to_thread(_catalog(request).entries)
-        return DatasetList(items=[_summary(dataset) for dataset in datasets])
+        known = {dataset.name: dataset for dataset in datasets}
+        for found in await discover_all(_platform(request), known):
+            known[found.name] = found
+        return DatasetList(items=[_summary(known[name]) for name in sorted(known)])
 
     @router.get("/datasets/{name}", summary="One dataset: its columns, types and statistics")
     async def describe_dataset(name: str, request: Request) -> DatasetDetail:
@@ -182,6 +186,8 @@ def _catalog(request: Request) -> Catalog:
 async def _find(request: Request, name: str) -> Dataset:
     catalog = _catalog(request)
     dataset = None if name_problem(name) else await asyncio.to_thread(catalog.get, name)
+    if dataset is None:
+        dataset = await discover(_platform(request), name)
     if dataset is None:
         raise DatasetNotFoundError(name, await asyncio.to_thread(catalog.names))
     return dataset
