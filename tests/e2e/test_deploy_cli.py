@@ -37,6 +37,6 @@ def test_team_app_heroku_artifacts_name_the_app(tmp_path: Path) -> None:
 def test_team_app_lambda_check_passes_and_writes_nothing(tmp_path: Path) -> None:
     done = _deploy("lambda", "--app", "app:app", "--check")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "lambda: 2 artifacts valid" in done.stderr
+    assert "lambda: 3 artifacts valid" in done.stderr
     assert "cfnlint" not in done.stderr
     assert not (STORIES / "template.yaml").exists()

@@ -243,6 +243,8 @@ def generate(model: AppModel) -> list[Artifact]:
     artifacts = [Artifact("template.yaml", to_yaml(template(model)))]
     if model.package == "image":
         artifacts.append(Artifact("Dockerfile.lambda", lambda_dockerfile(model)))
+        # the build copies the folder: local state and .env stay out of it
+        artifacts.append(Artifact(".dockerignore", dockerfile.dockerignore()))
     return artifacts
 
 

@@ -105,6 +105,7 @@ def generate(model: AppModel) -> list[Artifact]:
         Artifact("template.yaml", to_yaml(template(model))),
         Artifact("Dockerfile.web", adapter_dockerfile(model)),
         Artifact("Dockerfile.lambda", sam.lambda_dockerfile(model)),
+        Artifact(".dockerignore", dockerfile.dockerignore()),
     ]
 
 
