@@ -100,6 +100,9 @@ def parameters(model: AppModel) -> dict[str, Any]:
 
 def environment(model: AppModel) -> dict[str, Any]:
     env = cfn.app_environment(model)
+    if model.app_path:
+        # the CLI's twin of --app: which app the handlers are to start (see docs/deploy.md)
+        env["SKYFERRY_APP"] = model.app_path
     env["SKYFERRY_DATABASE_URL"] = cfn.secret_ref("SKYFERRY_DATABASE_URL")
     for secret in model.secrets:
         env[secret.name] = cfn.secret_ref(secret.name)
