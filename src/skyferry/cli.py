@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -15,6 +16,7 @@ from rich.table import Table
 
 from skyferry import service
 from skyferry.config import ConfigurationError
+from skyferry.deploy.targets import MODULES as DEPLOY_TARGETS
 from skyferry.http.client import DEFAULT_API, ApiUrl, call, console, open_client, watch
 from skyferry.http.server import ServerLimits
 from skyferry.runtimes.lambda_cli import app as lambda_app
@@ -260,6 +262,76 @@ def db_upgrade(
     # session lock), so this, run against Postgres directly, is where it is created
     DBOS.migrate(settings.dbos_system_url)
     console.print("DBOS system tables up to date")
+
+
+# -- deployment artifacts ------------------------------------------------------------------------
+
+
+@app.command()
+def deploy(
+    target: Annotated[str, typer.Argument(help="One of: " + ", ".join(DEPLOY_TARGETS) + ".")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Folder the artifacts are written to.")
+    ] = None,
+    check: Annotated[
+        bool, typer.Option(help="Validate the artifacts offline and write nothing.")
+    ] = False,
+    app_path: Annotated[
+        str | None,
+        typer.Option("--app", envvar="SKYFERRY_APP", help="A team's own app, module:attribute."),
+    ] = None,
+    package: Annotated[
+        str, typer.Option(help="lambda: the functions as a container image, or a zip.")
+    ] = "image",
+    python: Annotated[str, typer.Option(help="Python version the artifacts run.")] = "3.12",
+    name: Annotated[
+        str | None,
+        typer.Option(
+            help="Names the app's resources; skyferry, or a team app's folder.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Generate a target's deployment artifacts from this app's settings and services."""
+    from skyferry.deploy import model, targets
+
+    if target not in DEPLOY_TARGETS:
+        console.print(f"[red]unknown target {target!r}; choose one of {', '.join(DEPLOY_TARGETS)}")
+        raise typer.Exit(2)
+    if package not in ("image", "zip"):
+        console.print(f"[red]--package is image or zip, got {package!r}[/red]")
+        raise typer.Exit(2)
+    if output is None and not check:
+        console.print("[red]--output DIR is needed, or --check to validate only[/red]")
+        raise typer.Exit(2)
+    _, setup = _setup(app_path, run_workers=False)
+    if name is None:
+        name = model.resource_name(Path.cwd().name) if app_path else "skyferry"
+    elif model.resource_name(name) != name:
+        console.print(f"[red]--name: lower-case letters, digits and -, got {name!r}[/red]")
+        raise typer.Exit(2)
+    described = model.describe(
+        setup,
+        app_path=app_path,
+        name=name,
+        python_version=python,
+        package="zip" if package == "zip" else "image",
+    )
+    try:
+        outcome = targets.run(
+            targets.get(target), described, None if check else output, check=check
+        )
+    except ImportError as exc:  # the validators are an extra: generating needs none of them
+        console.print(f"[red]--check needs the deploy extra (skyferry[deploy]): {exc}[/red]")
+        raise typer.Exit(2) from None
+    for problem in outcome.problems:
+        console.print(f"[red]{problem}[/red]", highlight=False)
+    if outcome.problems:
+        raise typer.Exit(1)
+    if check:
+        console.print(f"{target}: {len(outcome.artifacts)} artifacts valid")
+    for path in outcome.written:
+        console.print(str(path), highlight=False)
 
 
 # -- jobs, over HTTP -----------------------------------------------------------------------------

@@ -328,6 +328,14 @@ def attach_services(settings: Settings, services: Sequence[Service[Any]]) -> Non
             settings._services[service.settings] = value
 
 
+class _ServiceEnvironment(BaseSettings):
+    """The base of a service's settings wrapper: the core's config, set on the class so that
+    it holds (``extra="ignore"`` above all: a ``.env`` file also carries the core's settings,
+    which a wrapper given the config after its creation refused as extra inputs)."""
+
+    model_config = Settings.model_config
+
+
 def _load_service_settings(name: str, model: type[M], override: Any) -> M:
     """Read ``model`` from ``SKYFERRY_<NAME>__<FIELD>`` (and ``.env``), as nested core fields are.
 
@@ -338,11 +346,9 @@ def _load_service_settings(name: str, model: type[M], override: Any) -> M:
 
     wrapper = create_model(  # type: ignore[call-overload]
         f"{model.__name__}Environment",
-        __base__=BaseSettings,
-        __config__=None,
+        __base__=_ServiceEnvironment,
         **{name: (model, Field(default_factory=model))},
     )
-    wrapper.model_config = Settings.model_config
     try:
         loaded = wrapper(**({name: override} if override is not None else {}))
     except ValidationError as exc:

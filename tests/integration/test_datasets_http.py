@@ -229,6 +229,26 @@ def test_head_checks_like_get_and_sends_no_body(served: Served) -> None:
     assert served.client.head("/entity.csv", params={"colour": "red"}).status_code == 400
 
 
+def test_downloads_carry_an_etag_and_cache_control_a_cdn_can_use(served: Served) -> None:
+    params = {"organisation-entity": "600001", "fields": "entity"}
+    first = served.client.get("/entity.csv", params=params)
+    etag = first.headers["etag"]
+    assert etag.startswith('W/"')
+    # no API keys: a shared cache (CloudFront in front) may keep it for the default 300 s
+    assert first.headers["cache-control"] == "public, max-age=300"
+    # the same rows in the same format, whatever the order of the parameters
+    reordered = served.client.head("/entity.csv", params=dict(reversed(params.items())))
+    assert reordered.headers["etag"] == etag
+    again = served.client.get("/entity.csv", params=params, headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["etag"] == etag
+    assert again.headers["cache-control"] == "public, max-age=300"
+    other_rows = served.client.head("/entity.csv", params={"fields": "entity"})
+    other_format = served.client.head("/entity.json", params=params)
+    assert len({etag, other_rows.headers["etag"], other_format.headers["etag"]}) == 3
+
+
 def test_the_catalog_lists_and_describes_datasets(served: Served) -> None:
     listing = served.client.get("/datasets").json()
     (entry,) = listing["items"]

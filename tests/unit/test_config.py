@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from skyferry.app import load_setup
@@ -141,3 +143,17 @@ def test_a_refused_url_is_shown_without_its_password(
     assert f"{variable}: Value error, expected" in message
     assert "s3c" not in message
     assert "://u:***@" in message or "password=***" in message
+
+
+def test_a_dotenv_file_with_core_settings_loads_the_services_too(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # `heroku local` and honcho read .env too: it holds core and service settings side by side
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("SKYFERRY_LOG_LEVEL=WARNING\nSKYFERRY_DEMO__MAX_STEPS=7\n")
+    monkeypatch.setenv("SKYFERRY_SERVICES", "demo")
+    setup = load_setup(default_services=None)
+    assert setup.settings.log_level == "WARNING"
+    demo = setup.services[0]
+    assert demo.settings is not None
+    assert setup.settings.of(demo.settings).max_steps == 7

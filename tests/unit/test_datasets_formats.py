@@ -157,3 +157,11 @@ def test_parquet_streams_one_row_group_per_batch(
     parquet = pq.ParquetFile(io.BytesIO(body))
     assert parquet.metadata.num_row_groups > 1
     assert parquet.read().to_pylist() == expected_rows(connection, "WHERE even")
+
+
+def test_cache_control_keeps_guarded_downloads_out_of_shared_caches() -> None:
+    from skyferry.services.datasets.caching import cache_control
+
+    assert cache_control(300, guarded=False) == "public, max-age=300"
+    assert cache_control(300, guarded=True) == "private, max-age=300"
+    assert cache_control(0, guarded=False) == "no-cache"

@@ -16,7 +16,9 @@ from fastapi import APIRouter, Depends, Request, Response
 from skyferry.config import Settings
 from skyferry.platform import Platform
 from skyferry.resources import Resource
+from skyferry.services.datasets.caching import cache_control, download_etag, not_modified
 from skyferry.services.datasets.catalog import Catalog
+from skyferry.services.datasets.discovery import discover, discover_all
 from skyferry.services.datasets.downloads import Downloads
 from skyferry.services.datasets.errors import DatasetNotFoundError, InvalidQueryError
 from skyferry.services.datasets.formats import FORMATS, Format
@@ -79,6 +81,7 @@ _DOWNLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "Unknown format or column, or a value the column's type cannot hold."},
     404: {"description": "No dataset of that name."},
     429: {"description": "Rate limit reached; see Retry-After."},
+    304: {"description": "If-None-Match names the download's current ETag: nothing changed."},
     503: {
         "description": "The server's download memory stayed full for the whole wait, or the "
         "dataset's file is unreadable."
@@ -103,12 +106,18 @@ downloads_resource = Resource("datasets.downloads", _open_downloads)
 def build_router(settings: Settings) -> APIRouter:
     """The datasets routes for one app, with its rate limiter."""
     limit = RateLimit(settings.of(DatasetsSettings).rate_limit_per_minute, scope="datasets")
+    caching = cache_control(
+        settings.of(DatasetsSettings).cache_seconds, guarded=bool(settings.api_keys)
+    )
     router = APIRouter(tags=["datasets"], dependencies=[Depends(limit)])
 
     @router.get("/datasets", summary="The catalog: every dataset, with its download links")
     async def list_datasets(request: Request) -> DatasetList:
         datasets = await asyncio.to_thread(_catalog(request).entries)
-        return DatasetList(items=[_summary(dataset) for dataset in datasets])
+        known = {dataset.name: dataset for dataset in datasets}
+        for found in await discover_all(_platform(request), known):
+            known[found.name] = found
+        return DatasetList(items=[_summary(known[name]) for name in sorted(known)])
 
     @router.get("/datasets/{name}", summary="One dataset: its columns, types and statistics")
     async def describe_dataset(name: str, request: Request) -> DatasetDetail:
@@ -129,12 +138,14 @@ def build_router(settings: Settings) -> APIRouter:
         openapi_extra={"parameters": _DOWNLOAD_PARAMETERS},
     )
     async def download(dataset: str, extension: str, request: Request) -> Response:
-        found, fmt, headers = await _prepare(request, dataset, extension)
+        found, fmt, headers = await _prepare(request, dataset, extension, caching)
         query = parse_query(
             found,
             request.query_params.multi_items(),
             max_values=settings.of(DatasetsSettings).max_filter_values,
         )
+        if not_modified(request.headers.get("if-none-match"), headers["ETag"]):
+            return Response(status_code=304, headers=_validators(headers))
         platform = _platform(request)
         downloads = platform.resource(downloads_resource)
         return await downloads.stream(platform.blobs, found, fmt, query, headers)
@@ -147,12 +158,14 @@ def build_router(settings: Settings) -> APIRouter:
         openapi_extra={"parameters": _DOWNLOAD_PARAMETERS},
     )
     async def download_head(dataset: str, extension: str, request: Request) -> Response:
-        found, fmt, headers = await _prepare(request, dataset, extension)
+        found, fmt, headers = await _prepare(request, dataset, extension, caching)
         parse_query(
             found,
             request.query_params.multi_items(),
             max_values=settings.of(DatasetsSettings).max_filter_values,
         )
+        if not_modified(request.headers.get("if-none-match"), headers["ETag"]):
+            return Response(status_code=304, headers=_validators(headers))
         response = Response(media_type=fmt.media_type, headers=headers)
         # the body's length is unknown until it is made; an empty HEAD body is not "0 bytes"
         del response.headers["content-length"]
@@ -174,12 +187,14 @@ async def _find(request: Request, name: str) -> Dataset:
     catalog = _catalog(request)
     dataset = None if name_problem(name) else await asyncio.to_thread(catalog.get, name)
     if dataset is None:
+        dataset = await discover(_platform(request), name)
+    if dataset is None:
         raise DatasetNotFoundError(name, await asyncio.to_thread(catalog.names))
     return dataset
 
 
 async def _prepare(
-    request: Request, name: str, extension: str
+    request: Request, name: str, extension: str, caching: str
 ) -> tuple[Dataset, Format, dict[str, str]]:
     # the dataset first, so that /favicon.ico and other strays are 404s, not format errors
     dataset = await _find(request, name)
@@ -189,8 +204,17 @@ async def _prepare(
             f"unknown format {extension[:20]!r}; choose one of: {', '.join(FORMATS)}",
             valid_formats=list(FORMATS),
         )
-    headers = {"Content-Disposition": f'attachment; filename="{dataset.name}.{fmt.extension}"'}
+    headers = {
+        "Content-Disposition": f'attachment; filename="{dataset.name}.{fmt.extension}"',
+        "ETag": download_etag(dataset, fmt.extension, request.query_params.multi_items()),
+        "Cache-Control": caching,
+    }
     return dataset, fmt, headers
+
+
+def _validators(headers: dict[str, str]) -> dict[str, str]:
+    """What a 304 repeats of the download it stands for (RFC 9110 §15.4.5)."""
+    return {"ETag": headers["ETag"], "Cache-Control": headers["Cache-Control"]}
 
 
 def _summary(dataset: Dataset) -> DatasetSummary:

@@ -38,6 +38,13 @@ class DatasetsSettings(BaseModel):
         description="How long a download waits for memory before 503 with Retry-After. Behind "
         "a router that gives up sooner (Heroku's allows 30 s for a first byte) set it below that.",
     )
+    cache_seconds: int = Field(
+        default=300,
+        ge=0,
+        le=31_536_000,
+        description="max-age of a download's Cache-Control (public without API keys, private "
+        "with them); 0 sends no-cache, so caches revalidate by ETag every time.",
+    )
     max_filter_values: int = Field(
         default=1000, ge=1, le=100_000, description="Values one column filter may list (IN)."
     )

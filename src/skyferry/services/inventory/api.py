@@ -94,7 +94,10 @@ class _Backends:
     async def files(self, request: Request) -> Files:
         platform: Platform = request.app.state.skyferry
         return Files(
-            platform.blobs, prefix=self._own.files_prefix, max_bytes=self._own.max_upload_bytes
+            platform.blobs,
+            prefix=self._own.files_prefix,
+            max_bytes=self._own.max_upload_bytes,
+            folders=self._own.files_folders,
         )
 
 

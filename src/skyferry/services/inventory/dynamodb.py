@@ -145,12 +145,18 @@ class DynamoItemStore:
     ) -> Item:
         expression = _Expression()
         quantity = expression.name("quantity")
-        sets = [f"{quantity} = {quantity} + {expression.value('delta', {'N': str(delta)})}"]
+        zero = expression.value("zero", {"N": "0"})
+        delta_value = expression.value("delta", {"N": str(delta)})
+        # an item written before quantities were kept has none: it counts as 0
+        sets = [f"{quantity} = if_not_exists({quantity}, {zero}) + {delta_value}"]
         # quantity + delta within floor..ceiling, said of the quantity before the change
-        conditions = [
-            f"{quantity} >= {expression.value('low', {'N': str(floor - delta)})}",
-            f"{quantity} <= {expression.value('high', {'N': str(ceiling - delta)})}",
-        ]
+        within = (
+            f"({quantity} >= {expression.value('low', {'N': str(floor - delta)})} AND "
+            f"{quantity} <= {expression.value('high', {'N': str(ceiling - delta)})})"
+        )
+        if floor <= delta <= ceiling:
+            within = f"(attribute_not_exists({quantity}) OR {within})"
+        conditions = [within]
         return await self._write(sku, expression, sets, conditions, expected_version, at)
 
     async def delete(self, sku: str, *, expected_version: int | None) -> None:
@@ -177,7 +183,9 @@ class DynamoItemStore:
         version = expression.name("version")
         sets += [
             f"{expression.name('updated_at')} = {expression.value('at', {'S': at.isoformat()})}",
-            f"{version} = {version} + {expression.value('one', {'N': '1'})}",
+            # items the service skyferry replaced wrote have no version yet: theirs is 0
+            f"{version} = if_not_exists({version}, {expression.value('zero', {'N': '0'})}) + "
+            f"{expression.value('one', {'N': '1'})}",
         ]
         condition = _condition(expression, conditions, expected_version)
         response = await self._call(
@@ -234,9 +242,12 @@ class _Expression:
 def _condition(expression: _Expression, conditions: list[str], expected: int | None) -> str:
     clauses = [f"attribute_exists({expression.name('sku')})", *conditions]
     if expected is not None:
-        clauses.append(
-            f"{expression.name('version')} = {expression.value('expected', {'N': str(expected)})}"
-        )
+        version = expression.name("version")
+        matches = f"{version} = {expression.value('expected', {'N': str(expected)})}"
+        # version 0 is an item without one (written before skyferry), as _item reads it
+        if expected == 0:
+            matches = f"(attribute_not_exists({version}) OR {matches})"
+        clauses.append(matches)
     return " AND ".join(clauses)
 
 
@@ -270,25 +281,51 @@ def _fields(fields: dict[str, Any]) -> dict[str, dict[str, str]]:
 
 
 def _attributes(item: Item) -> dict[str, dict[str, str]]:
-    return _fields(
-        {
-            **item.model_dump(include={"sku", "name", "quantity", "price", "attributes"}),
-            "version": item.version,
-            "created_at": item.created_at.isoformat(),
-            "updated_at": item.updated_at.isoformat(),
-        }
-    )
+    """A new item's attributes: all of them are known (only an older writer's may be None)."""
+    fields = item.model_dump(include={"sku", "name", "quantity", "price", "attributes"})
+    times = {"created_at": item.created_at, "updated_at": item.updated_at}
+    fields.update({name: when.isoformat() for name, when in times.items() if when is not None})
+    return _fields({**fields, "version": item.version})
 
 
-def _item(attributes: dict[str, dict[str, str]]) -> Item:
+def _item(attributes: dict[str, dict[str, Any]]) -> Item:
+    """An item as stored, including one the service skyferry replaced wrote into the same
+    table: it may lack every field but the key (no price, no version, no timestamps), and keep
+    numbers as strings. What is missing reads as unknown (None) or empty, never as an error."""
+    price = _scalar(attributes, "price")
+    created, updated = _scalar(attributes, "created_at"), _scalar(attributes, "updated_at")
     return Item(
         sku=attributes["sku"]["S"],
-        name=attributes["name"]["S"],
-        quantity=int(attributes["quantity"]["N"]),
+        name=_scalar(attributes, "name") or "",
+        quantity=int(_scalar(attributes, "quantity") or 0),
         # DynamoDB drops trailing zeros ("19.90" comes back "19.9")
-        price=Decimal(attributes["price"]["N"]).quantize(CENT),
-        attributes=json.loads(attributes["attributes"]["S"]),
-        created_at=datetime.fromisoformat(attributes["created_at"]["S"]),
-        updated_at=datetime.fromisoformat(attributes["updated_at"]["S"]),
-        version=int(attributes["version"]["N"]),
+        price=Decimal(price).quantize(CENT) if price is not None else None,
+        attributes=_stored_attributes(attributes.get("attributes")),
+        created_at=datetime.fromisoformat(created) if created else None,
+        updated_at=datetime.fromisoformat(updated) if updated else None,
+        version=int(_scalar(attributes, "version") or 0),
     )
+
+
+def _scalar(attributes: dict[str, dict[str, Any]], name: str) -> str | None:
+    """A string or number attribute's text, whichever type it was written as."""
+    value = attributes.get(name, {})
+    found = value.get("S", value.get("N"))
+    return found if isinstance(found, str) else None
+
+
+def _stored_attributes(value: dict[str, Any] | None) -> dict[str, Any]:
+    """Ours are a JSON string; an older writer's may be a DynamoDB map."""
+    if not value:
+        return {}
+    if "S" in value:
+        loaded = json.loads(value["S"])
+        return loaded if isinstance(loaded, dict) else {}
+    if "M" in value:
+        from boto3.dynamodb.types import TypeDeserializer
+
+        plain = {k: TypeDeserializer().deserialize(v) for k, v in value["M"].items()}
+        # DynamoDB numbers come back as Decimal, which is no JSON value
+        converted: dict[str, Any] = json.loads(json.dumps(plain, default=float))
+        return converted
+    return {}

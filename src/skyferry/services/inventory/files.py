@@ -30,10 +30,23 @@ from skyferry.storage.errors import (
 
 
 class Files:
-    def __init__(self, blobs: BlobStore, *, prefix: str, max_bytes: int) -> None:
+    """``folders=False`` keeps to single names at the prefix: a name with '/' is refused and
+    the listing leaves out every key in a folder (another service's, at a bucket's root)."""
+
+    def __init__(
+        self, blobs: BlobStore, *, prefix: str, max_bytes: int, folders: bool = True
+    ) -> None:
         self._blobs = blobs
         self._prefix = prefix
+        self._folders = folders
         self.max_bytes = max_bytes
+
+    def _key(self, filename: str) -> str:
+        if not self._folders and "/" in filename:
+            raise InvalidFilenameError(
+                filename, "contains '/': this file store keeps single files, without folders"
+            )
+        return blob_key(self._prefix, filename)
 
     async def put(
         self,
@@ -45,7 +58,7 @@ class Files:
     ) -> tuple[StoredFile, bool]:
         """Stream ``body`` into the store; True if the file is new. Nothing is stored unless
         the whole body arrives within the limit: the store's put is atomic."""
-        key = blob_key(self._prefix, filename)
+        key = self._key(filename)
         if length is not None and length > self.max_bytes:
             raise FileTooLargeError(self.max_bytes)
         # S3 would label an untyped upload binary/octet-stream; the name usually says better
@@ -58,7 +71,7 @@ class Files:
         return self._stored(info, content_type=served_type(info, filename)), created
 
     async def head(self, filename: str) -> BlobInfo:
-        key = blob_key(self._prefix, filename)
+        key = self._key(filename)
         try:
             return await self._blobs.head(key)
         except StorageError as exc:
@@ -67,7 +80,7 @@ class Files:
     async def get(
         self, filename: str, *, byte_range: BlobRange | None = None
     ) -> tuple[BlobInfo, AsyncIterator[bytes]]:
-        key = blob_key(self._prefix, filename)
+        key = self._key(filename)
         try:
             # a failure later, mid-stream, cannot become a problem document: the status line
             # is out by then, so the server ends the response early and logs the error
@@ -76,7 +89,7 @@ class Files:
             raise await self._failure(filename, key, exc) from exc
 
     async def delete(self, filename: str) -> None:
-        key = blob_key(self._prefix, filename)
+        key = self._key(filename)
         try:
             await self._blobs.delete(key)
         except StorageError as exc:
@@ -91,6 +104,7 @@ class Files:
                 self._stored(info, content_type=info.content_type)
                 async for info in self._blobs.list(self._prefix + prefix)
                 if info.key[len(self._prefix) :] > after
+                and (self._folders or "/" not in info.key[len(self._prefix) :])
             ]
         except InvalidBlobKeyError as exc:
             raise InvalidFilenameError(prefix, exc.reason) from None

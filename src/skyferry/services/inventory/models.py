@@ -183,6 +183,8 @@ class Item(BaseModel):
     clients (JavaScript, and Python's ``json`` by default), where 0.1 + 0.2 != 0.3, so a price
     sent as a number could come back a cent off. The string carries the exact decimal.
     ``version`` starts at 1 and grows with every change; the ETag header is its quoted form.
+    An item in a DynamoDB table that an earlier service wrote may lack what skyferry adds: its
+    ``price`` and times are then null and its ``version`` 0 until it is first changed.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -190,10 +192,10 @@ class Item(BaseModel):
     sku: str
     name: str
     quantity: int
-    price: Decimal
+    price: Decimal | None
     attributes: dict[str, JsonValue]
-    created_at: datetime
-    updated_at: datetime
+    created_at: datetime | None
+    updated_at: datetime | None
     version: int
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from skyferry.storage.blobs.keys import validate_prefix
 from skyferry.storage.errors import InvalidBlobKeyError
@@ -21,6 +21,11 @@ class InventorySettings(BaseModel):
     files_prefix: str = Field(
         default="inventory/files/", description="Blob-store prefix for files."
     )
+    files_folders: bool = Field(
+        default=True,
+        description="false: files are single names at files_prefix, without '/': for files "
+        "kept at a bucket's root (files_prefix empty), beside other services' folders.",
+    )
     max_upload_bytes: int = Field(default=1024**3, gt=0, description="Largest file PUT accepted.")
 
     @field_validator("files_prefix")
@@ -33,3 +38,15 @@ class InventorySettings(BaseModel):
             return validate_prefix(value)
         except InvalidBlobKeyError as exc:
             raise ValueError(exc.reason) from None
+
+    @model_validator(mode="after")
+    def _root_is_flat(self) -> InventorySettings:
+        # at the store's root, folders are the other services' (books/, datasets/…): an empty
+        # prefix with folders would serve their objects as files
+        if not self.files_prefix and self.files_folders:
+            raise ValueError(
+                "an empty files_prefix needs files_folders=false "
+                "(SKYFERRY_INVENTORY__FILES_FOLDERS=false), so that only the files at the root "
+                "are served, not other services' objects in their folders"
+            )
+        return self
