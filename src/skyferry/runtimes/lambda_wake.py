@@ -80,6 +80,12 @@ class WakingJobs:
     async def cancel(self, job_id: str) -> Job:
         return await self.inner.cancel(job_id)
 
+    async def retry(self, job_id: str) -> Job:
+        """A retried job is queued again: wake a worker for it as for a new one."""
+        job = await self.inner.retry(job_id)
+        await self.waker.wake("retried", job_id=job.id, kind=job.kind)
+        return job
+
     async def result(self, job_id: str) -> Any:
         return await self.inner.result(job_id)
 
