@@ -1,6 +1,6 @@
 """AWS Lambda (SAM): the HTTP function (``skyferry.runtimes.aws_lambda.handler``; a container
-image, or a zip) with HTTP API and REST API events, and the worker function run by an SQS wake-up queue and a
-schedule; least-privilege IAM for the bucket, queue and tables the app uses.
+image, or a zip) with HTTP API and REST API events, and the worker function run by an SQS
+wake-up queue and a schedule; least-privilege IAM for the bucket, queue and tables the app uses.
 
 Deploy with ``sam build && sam deploy --guided``. The image is built from ``Dockerfile.lambda``
 on AWS's Lambda Python base image; the handlers are ``skyferry.runtimes.aws_lambda.handler``
