@@ -32,17 +32,25 @@ def require_databases(settings: Settings) -> None:
         urls["SKYFERRY_SYSTEM_DATABASE_URL"] = settings.system_sqlalchemy_url
     for variable, url in urls.items():
         if url.startswith("postgresql"):
-            _require(variable, url, settings.database_connect_timeout_seconds)
+            _require(
+                variable,
+                url,
+                settings.database_connect_timeout_seconds,
+                settings.application_name("dbos" if "SYSTEM" in variable else None),
+            )
 
 
-def _require(variable: str, url: str, timeout_seconds: int) -> None:
+def _require(variable: str, url: str, timeout_seconds: int, application_name: str) -> None:
     parsed = sa.make_url(url)
     params = {
         **parsed.translate_connect_args(username="user", database="dbname"),
         **{key: value for key, value in parsed.query.items() if isinstance(value, str)},
     }
     try:
-        psycopg.connect(**params, connect_timeout=max(2, timeout_seconds)).close()
+        # named as the process's own connections, so a connection budget counts it with them
+        psycopg.connect(
+            **params, connect_timeout=max(2, timeout_seconds), application_name=application_name
+        ).close()
     except psycopg.OperationalError as exc:
         found = _MISSING.search(str(exc))
         if found is not None:
