@@ -38,8 +38,11 @@ def wait_final(client: httpx.Client, job_id: str, timeout: float = 60) -> dict[s
 
 
 @pytest.mark.slow
+@pytest.mark.postgres
 @pytest.mark.timeout(180)
-def test_a_killed_worker_resumes_at_the_stage_it_was_in(database_url: str, tmp_path: Path) -> None:
+def test_a_killed_worker_resumes_at_the_stage_it_was_in(postgres_url: str, tmp_path: Path) -> None:
+    """On Postgres, where a tours deployment runs separate workers; resuming a job on SQLite
+    after a kill is the books and worker-kill tests' ground."""
     log = tmp_path / "processes.log"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -51,7 +54,7 @@ def test_a_killed_worker_resumes_at_the_stage_it_was_in(database_url: str, tmp_p
         models.hold()
         env = skyferry_env(
             tmp_path,
-            database_url,
+            postgres_url,
             SKYFERRY_SERVICES="tours",
             SKYFERRY_TOURS__PLACES_PROVIDER="google",
             SKYFERRY_TOURS__GOOGLE_BASE_URL=places.url,
