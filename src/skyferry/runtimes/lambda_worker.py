@@ -83,16 +83,17 @@ class LambdaWorker:
         while True:
             now = time.monotonic()
             left = context.get_remaining_time_in_millis() / 1000 - self.margin_seconds
+            # queued first, then running: a job dequeued between the two reads is seen as
+            # running; read the other way round it would be in neither, and the worker idle
+            queued = await engine.list_jobs(status=JobStatus.QUEUED, limit=1)
             mine, orphaned = await engine.unfinished_runs()
             if mine or orphaned:
                 last_busy = now
-            else:
-                queued = await engine.list_jobs(status=JobStatus.QUEUED, limit=1)
-                # queued jobs this worker does not take within the grace (another version's,
-                # or beyond the queue's concurrency) are not worth waiting for
-                if not queued.items or now - last_busy > IDLE_GRACE_SECONDS:
-                    outcome = "idle"
-                    break
+            # queued jobs this worker does not take within the grace (another version's, or
+            # beyond the queue's concurrency) are not worth waiting for
+            elif not queued.items or now - last_busy > IDLE_GRACE_SECONDS:
+                outcome = "idle"
+                break
             if left <= 0:
                 outcome = "deadline"
                 break
