@@ -11,8 +11,9 @@ providers enforce — and a burst of N goes out at once where the limit allows i
 The window is stretched by ``margin`` (a fraction of T, but at least ``MIN_SLACK_SECONDS``): the
 provider counts a call when it arrives, not when it was scheduled, and a busy event loop at
 either end moves that by tens of milliseconds — enough to put four calls into one second of a
-3-per-second limit. On a machine whose processes wait for a core, raise ``margin``. A caller that wakes more than half the stretch after its turn gives the turn
-up and takes the next one rather than send late.
+3-per-second limit; on a machine whose processes wait for a core, raise ``margin``. A caller
+that wakes more than half the stretch after its turn gives the turn up and takes the next one
+rather than send late.
 
 Why not aiolimiter or a token bucket in process memory: two workers would each allow the whole
 rate. Why not a token bucket in the database: it admits a burst of N on top of a full window's
