@@ -23,7 +23,7 @@ except PackageNotFoundError:  # running from a source tree without an install
 
 from skyferry.app import create_app, install
 from skyferry.errors import Problem, SkyferryError
-from skyferry.jobs.api import accepted
+from skyferry.jobs.api import IdempotencyKey, accepted
 from skyferry.jobs.context import JobContext
 from skyferry.jobs.fanout import FanOutResult, RateLimit
 from skyferry.jobs.kinds import JobKind, Submission, job
@@ -38,6 +38,7 @@ from skyferry.service import Schedule, Service
 
 __all__ = [
     "FanOutResult",
+    "IdempotencyKey",
     "Job",
     "JobContext",
     "JobKind",

@@ -24,6 +24,8 @@ IdempotencyKey = Annotated[
         description="Repeat a submit with the same key to get the same job back (200).",
     ),
 ]
+"""A submit route's ``Idempotency-Key`` header (public as ``skyferry.IdempotencyKey``):
+``idempotency_key: skyferry.IdempotencyKey = None``, passed on to ``JobKind.submit``."""
 JobId = Annotated[str, Path(max_length=100, description="The id a submit answered with.")]
 
 

@@ -19,7 +19,6 @@ from fastapi.responses import JSONResponse
 import skyferry
 from skyferry.http.downloads import download
 from skyferry.http.problems import errors
-from skyferry.jobs.api import IdempotencyKey
 from skyferry.jobs.engine import JobNotFoundError
 from skyferry.services.books.errors import BookNotFoundError, BookNotReadyError
 from skyferry.services.books.formats import RENDERINGS
@@ -52,7 +51,9 @@ _BOOK_CONTENT: dict[str, Any] = {r.media_type.split(";")[0]: {} for r in RENDERI
     responses={200: {"description": "A repeat with the same Idempotency-Key: the same book."}},
 )
 @router.post("/books/", status_code=202, response_model=BookView, include_in_schema=False)
-async def create_book(params: BookRequest, idempotency_key: IdempotencyKey = None) -> JSONResponse:
+async def create_book(
+    params: BookRequest, idempotency_key: skyferry.IdempotencyKey = None
+) -> JSONResponse:
     submission = await generate_book.submit(params, idempotency_key)
     view = _view(submission.job, None)
     return skyferry.accepted(submission, body=view, location=f"/books/{view.id}")

@@ -22,7 +22,6 @@ import skyferry
 from skyferry.config import Settings
 from skyferry.http.bodies import JsonBool, JsonFloat, JsonInt
 from skyferry.http.problems import errors
-from skyferry.jobs.api import IdempotencyKey
 from skyferry.storage.sql import new_metadata
 
 tables = new_metadata()
@@ -142,7 +141,7 @@ def _router(settings: Settings) -> APIRouter:
     router = APIRouter(tags=["demo"])
 
     async def start_demo(
-        request: Request, params: DemoParams, idempotency_key: IdempotencyKey = None
+        request: Request, params: DemoParams, idempotency_key: skyferry.IdempotencyKey = None
     ) -> Response:
         return skyferry.accepted(await demo.submit(params, idempotency_key))
 

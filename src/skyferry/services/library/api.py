@@ -20,7 +20,6 @@ from fastapi.responses import JSONResponse
 
 import skyferry
 from skyferry.http.problems import errors
-from skyferry.jobs.api import IdempotencyKey
 from skyferry.jobs.engine import JobNotFoundError
 from skyferry.services.library.enrichment import unavailable
 from skyferry.services.library.errors import (
@@ -62,7 +61,7 @@ def build_router(settings: LibrarySettings) -> APIRouter:
     async def upload(
         deps: Deps,
         csv: Annotated[UploadFile, File(description="The library export (.csv)")],
-        idempotency_key: IdempotencyKey = None,
+        idempotency_key: skyferry.IdempotencyKey = None,
     ) -> JSONResponse:
         filename = (csv.filename or "export.csv").replace("\\", "/").rsplit("/", 1)[-1]
         if not filename.lower().endswith((".csv", ".txt")):

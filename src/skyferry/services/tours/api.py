@@ -45,16 +45,6 @@ load balancer, gives up on a response."""
 CityId = Annotated[str, Path(max_length=100, description="The city_id a job's result names.")]
 TourNumber = Annotated[int, Path(ge=1, le=10, description="1 for the city's best tour.")]
 Deps = Annotated[Tours, Depends(tours)]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
-        description="Repeat a submit with the same key to get the same job back (200).",
-    ),
-]
 Prefer = Annotated[
     str | None,
     Header(
@@ -79,7 +69,7 @@ _WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*\"?(\d{1,6})\"?", re.IGNORECASE)
     },
 )
 async def generate(
-    params: GenerateCity, idempotency_key: IdempotencyKey = None, prefer: Prefer = None
+    params: GenerateCity, idempotency_key: skyferry.IdempotencyKey = None, prefer: Prefer = None
 ) -> JSONResponse:
     submission = await generate_city.submit(params, idempotency_key)
     wait = _wait_seconds(prefer)
