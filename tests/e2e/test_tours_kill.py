@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -20,21 +18,11 @@ import pytest
 from tests.e2e.processes import skyferry_env, start, stop, wait_http
 from tests.fakes import google_places_server as google
 from tests.fakes import llm_filter_server as model
+from tests.polling import poll
 from tests.servers import free_port
 
 GOOGLE_KEY = "goog-e2e-secret-4242"
 MODEL_KEY = "pplx-e2e-secret-4242"
-
-
-def wait_final(client: httpx.Client, job_id: str, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    job: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        job = dict(client.get(f"/jobs/{job_id}").json())
-        if job["status"] in ("succeeded", "failed", "cancelled"):
-            return job
-        time.sleep(0.1)
-    raise TimeoutError(f"job {job_id} not finished: {job}")
 
 
 @pytest.mark.slow
@@ -85,7 +73,7 @@ def test_a_killed_worker_resumes_at_the_stage_it_was_in(postgres_url: str, tmp_p
                     start(["worker"], {**env, "SKYFERRY_EXECUTOR_ID": "worker-b"}, log)
                 )
 
-                job = wait_final(client, job_id)
+                job = poll(client, job_id)
                 assert job["status"] == "succeeded", (job, log.read_text()[-3000:])
                 result = client.get(f"/jobs/{job_id}/result").json()["result"]
                 assert result == {"success": True, "city_id": job_id, "tours": 3}

@@ -15,8 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 import httpx
 from tenacity import (
@@ -28,6 +26,7 @@ from tenacity import (
 )
 
 from skyferry import __version__
+from skyferry.http.retry_after import retry_after_seconds
 from skyferry.services.books.errors import (
     ProviderError,
     ProviderHTTPError,
@@ -171,28 +170,14 @@ class OpenAIProvider:
 
 
 def retry_after(headers: httpx.Headers) -> float | None:
-    """Seconds the server asks to wait: ``retry-after-ms``, or ``Retry-After`` in seconds or as
-    an HTTP date; None when it says nothing usable."""
+    """Seconds the server asks to wait: OpenAI's ``retry-after-ms``, else ``Retry-After``."""
     milliseconds = headers.get("retry-after-ms")
     if milliseconds:
         try:
             return max(0.0, float(milliseconds) / 1000)
         except ValueError:
             pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return retry_after_seconds(headers)
 
 
 def _error_detail(response: httpx.Response) -> str:

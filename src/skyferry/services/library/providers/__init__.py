@@ -45,6 +45,14 @@ class Source(Protocol):
         ...
 
 
+def cover_url(value: object) -> str | None:
+    """A cover link as a source gives it, made https (both send http:// ones, which a page
+    served over https would refuse to load); None if it is no http(s) URL."""
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+        return None
+    return "https://" + value.removeprefix("http://").removeprefix("https://")
+
+
 def lookup_key(book: ExportBook) -> str:
     """The cache key of a book for every source: its ISBN-13, else normalised title + author.
 

@@ -12,14 +12,13 @@ https://developers.google.com/books/docs/v1/reference/volumes/list.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import httpx
 
 import skyferry
 from skyferry.services.library.errors import ProviderError
 from skyferry.services.library.exports import ExportBook
-from skyferry.services.library.providers import NOT_FOUND, Facts
+from skyferry.services.library.providers import NOT_FOUND, Facts, cover_url
 from skyferry.services.library.providers.http import Verdict, get_json
 from skyferry.services.library.quota import DailyQuota
 from skyferry.services.library.settings import LibrarySettings
@@ -83,8 +82,8 @@ class GoogleBooksSource:
         return Facts(
             found=True,
             genres=[c for c in info.get("categories") or [] if isinstance(c, str)][:20],
-            thumbnail_url=_https(images.get("thumbnail")),
-            small_thumbnail_url=_https(images.get("smallThumbnail")),
+            thumbnail_url=cover_url(images.get("thumbnail")),
+            small_thumbnail_url=cover_url(images.get("smallThumbnail")),
             num_pages=pages if isinstance(pages, int) and 0 < pages < 100_000 else None,
             publication_year=int(year.group(1)) if year else None,
             average_rating=float(rating) if isinstance(rating, int | float) else None,
@@ -119,9 +118,3 @@ def _classify(response: httpx.Response) -> Verdict | None:
 
 def _quoted(text: str) -> str:
     return text.replace('"', " ")[:200]
-
-
-def _https(value: Any) -> str | None:
-    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
-        return None
-    return "https://" + value.removeprefix("http://").removeprefix("https://")

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import logging
 import random
-import time
 from collections.abc import Callable
-from email.utils import parsedate_to_datetime
 from typing import Any, Literal, Protocol
 
 import anyio
 import httpx
 
+from skyferry.http.retry_after import retry_after_seconds
 from skyferry.services.library.errors import ProviderError, SourceUnavailableError
 from skyferry.services.library.settings import LibrarySettings
 
@@ -73,7 +72,7 @@ async def get_json(
                 if verdict == "fail":
                     raise ProviderError(f"{provider}: HTTP {response.status_code}")
                 problem = f"{provider}: HTTP {response.status_code}"
-                retry_after = _retry_after(response)
+                retry_after = retry_after_seconds(response.headers)
         if attempt == attempts:
             raise ProviderError(f"{problem} after {attempts} tries", retry_after=retry_after)
         wait = retry_after if retry_after is not None else _backoff(settings, attempt)
@@ -90,20 +89,6 @@ async def get_json(
 
 def _backoff(settings: LibrarySettings, attempt: int) -> float:
     return float(settings.retry_initial_seconds * 2 ** (attempt - 1) * random.uniform(0.5, 1.5))
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """Retry-After as seconds or an HTTP date (RFC 9110 §10.2.3); None if absent or garbled."""
-    value = response.headers.get("retry-after", "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, float(when.timestamp()) - time.time())
 
 
 def _reason(response: httpx.Response) -> str:

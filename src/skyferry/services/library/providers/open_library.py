@@ -24,7 +24,7 @@ import httpx
 import skyferry
 from skyferry.services.library.errors import ProviderError
 from skyferry.services.library.exports import ExportBook
-from skyferry.services.library.providers import NOT_FOUND, Facts
+from skyferry.services.library.providers import NOT_FOUND, Facts, cover_url
 from skyferry.services.library.providers.http import get_json
 from skyferry.services.library.settings import LibrarySettings
 
@@ -201,8 +201,8 @@ def _edition_facts(record: dict[str, Any]) -> Facts:
     return Facts(
         found=True,
         genres=_strings(subjects)[:30],
-        thumbnail_url=_url(cover.get("medium")),
-        small_thumbnail_url=_url(cover.get("small")),
+        thumbnail_url=cover_url(cover.get("medium")),
+        small_thumbnail_url=cover_url(cover.get("small")),
         num_pages=_positive(record.get("number_of_pages")),
         publication_year=int(year.group(1)) if year else None,
         publisher=_first(_strings(publishers)),
@@ -225,12 +225,6 @@ def _strings(value: Any) -> list[str]:
 
 def _positive(value: Any) -> int | None:
     return value if isinstance(value, int) and 0 < value < 100_000 else None
-
-
-def _url(value: Any) -> str | None:
-    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
-        return None
-    return "https://" + value.removeprefix("http://").removeprefix("https://")
 
 
 def _malformed(path: str) -> Exception:

@@ -20,12 +20,12 @@ from typing import Any
 import httpx
 
 from skyferry.config import ConfigurationError
+from skyferry.http.retry_after import retry_after_seconds
 from skyferry.services.tours.errors import PlaceNotFoundError, ProviderError
 from skyferry.services.tours.models import Attraction, City, LatLng
 from skyferry.services.tours.providers.http import (
     RETRYABLE_STATUS,
     post_json,
-    retry_after,
     with_retries,
 )
 from skyferry.services.tours.routing import great_circle_metres
@@ -176,7 +176,7 @@ def _body(response: httpx.Response) -> dict[str, Any]:
             f"Google Places answered {response.status_code} {status}: {message}",
             retryable=response.status_code in RETRYABLE_STATUS,
             http_status=response.status_code,
-            retry_after=retry_after(response),
+            retry_after=retry_after_seconds(response.headers),
         )
     try:
         body = response.json()

@@ -68,11 +68,3 @@ async def post_json(
         raise ProviderError(f"{who} timed out ({type(exc).__name__})", retryable=True) from None
     except httpx.TransportError as exc:
         raise ProviderError(f"{who} unreachable ({type(exc).__name__})", retryable=True) from None
-
-
-def retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after", "")
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None

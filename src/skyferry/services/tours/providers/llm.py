@@ -24,12 +24,12 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, Field, ValidationError
 
+from skyferry.http.retry_after import retry_after_seconds
 from skyferry.services.tours.errors import ProviderError
 from skyferry.services.tours.models import Attraction, City, Ranked
 from skyferry.services.tours.providers.http import (
     RETRYABLE_STATUS,
     post_json,
-    retry_after,
     with_retries,
 )
 from skyferry.services.tours.providers.ranker import visit_minutes
@@ -186,7 +186,7 @@ class LlmFilter:
                 f"{who} answered {response.status_code}: {_error_message(response)}",
                 retryable=response.status_code in RETRYABLE_STATUS,
                 http_status=response.status_code,
-                retry_after=retry_after(response),
+                retry_after=retry_after_seconds(response.headers),
             )
         try:
             payload = response.json()
