@@ -19,6 +19,8 @@ install: $(UV)  ## runtime dependencies, exactly as locked in uv.lock
 # import, and every `skyferry` process the tests start would compile its dependencies anew
 install-dev: $(UV) $(CHROMIUM)  ## runtime + test/lint dependencies, as locked
 	$(UV) sync --frozen --inexact --quiet --extra dev --compile-bytecode
+	# the ASL validator `skyferry deploy stepfunctions --check` runs, as locked (npm)
+	npm ci --prefix tools/asl-validator --no-audit --no-fund --silent
 
 # The browser tests drive Debian's Chromium through Playwright, which never downloads a browser
 # of its own. Installed only when missing (CI runs as root); elsewhere install it yourself, or

@@ -34,9 +34,10 @@ from skyferry.jobs.retry import Retry
 from skyferry.jobs.steps import step
 from skyferry.platform import Platform
 from skyferry.resources import Resource
-from skyferry.service import Schedule, Service
+from skyferry.service import DistributedMap, Schedule, Service
 
 __all__ = [
+    "DistributedMap",
     "FanOutResult",
     "IdempotencyKey",
     "Job",

@@ -324,6 +324,9 @@ def deploy(
     except ImportError as exc:  # the validators are an extra: generating needs none of them
         console.print(f"[red]--check needs the deploy extra (skyferry[deploy]): {exc}[/red]")
         raise typer.Exit(2) from None
+    except ConfigurationError as exc:  # e.g. stepfunctions for an app that declares no map
+        console.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(2) from None
     for problem in outcome.problems:
         console.print(f"[red]{problem}[/red]", highlight=False)
     if outcome.problems:

@@ -19,9 +19,11 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from skyferry.config import ConfigurationError
+from skyferry.jobs.retry import Retry
 
 if TYPE_CHECKING:
     from skyferry.config import Settings
+    from skyferry.jobs.fanout import FanOutResult
     from skyferry.resources import Resource
 
 ENTRY_POINT_GROUP = "skyferry.services"
@@ -59,6 +61,48 @@ class Schedule:
             )
 
 
+@dataclass(frozen=True)
+class DistributedMap:
+    """A fan-out that can also run as an AWS Step Functions Distributed Map
+    (``skyferry deploy stepfunctions``): each item through ``item`` on skyferry's Lambda
+    handler, then every outcome through ``aggregate``.
+
+    - ``item(value)``: one item's work, given the item as JSON (one element of the JSON array
+      the execution's ``items`` names in S3); the same per-item code the service's
+      ``ctx.fan_out`` calls, so both runners do the same work. Raising fails that item only.
+    - ``aggregate(execution, result)``: given the execution's input and a ``FanOutResult``
+      of every item in order (as ``ctx.fan_out`` returns it), finishes the work.
+    - ``retry``: each item's attempts within its invocation, as ``ctx.fan_out(retry=)``.
+    - ``concurrency``: items in flight at once across the map, or a function of the settings
+      giving it (the Map's ``MaxConcurrency`` is this over ``batch_size``); ``batch_size``:
+      items per invocation (1: no ``ItemBatcher``); ``tolerated_failure_percentage``:
+      invocations (batches) that may fail whole before the execution fails.
+    """
+
+    name: str
+    item: Callable[[Any], Awaitable[Any]]
+    aggregate: Callable[[dict[str, Any], FanOutResult], Awaitable[Any]]
+    retry: Retry = field(default_factory=Retry)
+    concurrency: int | Callable[[Settings], int] = 40
+    batch_size: int = 10
+    tolerated_failure_percentage: float = 5.0
+
+    def max_concurrency(self, settings: Settings) -> int:
+        """The Map's ``MaxConcurrency``: invocations at once, each holding one batch."""
+        items = self.concurrency(settings) if callable(self.concurrency) else self.concurrency
+        return max(1, -(-items // self.batch_size))
+
+    def __post_init__(self) -> None:
+        import re
+
+        if not re.fullmatch(r"[a-z][a-z0-9-]{0,39}", self.name):
+            raise ValueError(f"invalid map name {self.name!r}: lower-case letters, digits, -")
+        if not 1 <= self.batch_size <= 1000:
+            raise ValueError(f"map {self.name!r}: batch_size must be 1 to 1000")
+        if not 0 <= self.tolerated_failure_percentage <= 100:
+            raise ValueError(f"map {self.name!r}: tolerated_failure_percentage must be 0 to 100")
+
+
 class ServiceNotFoundError(ConfigurationError):
     """``SKYFERRY_SERVICES`` names a service no installed package provides."""
 
@@ -82,6 +126,8 @@ class Service(Generic[S]):
       e.g. ``"/library"`` for ``/library`` and ``/library/…``). With ``SKYFERRY_API_KEYS`` set,
       GET and HEAD requests there need no key, since a browser cannot send one to open a page;
       the API the pages call stays guarded.
+    - ``distributed_maps``: ``DistributedMap`` objects, fan-outs that can also run as a Step
+      Functions state machine (``skyferry deploy stepfunctions``).
     """
 
     name: str
@@ -94,6 +140,7 @@ class Service(Generic[S]):
     events: Mapping[str, EventHandler] = field(default_factory=dict)
     schedules: Sequence[Schedule] = ()
     pages: Sequence[str] = ()
+    distributed_maps: Sequence[DistributedMap] = ()
 
     def __post_init__(self) -> None:
         import re

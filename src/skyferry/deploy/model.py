@@ -47,6 +47,22 @@ class EnvVar:
 
 
 @dataclass(frozen=True)
+class MapModel:
+    """A service's ``DistributedMap`` as its state machine is generated: ``key`` is
+    ``<service>.<name>``, the mark its payloads carry."""
+
+    service: str
+    name: str
+    max_concurrency: int
+    batch_size: int
+    tolerated_failure_percentage: float
+
+    @property
+    def key(self) -> str:
+        return f"{self.service}.{self.name}"
+
+
+@dataclass(frozen=True)
 class AppModel:
     """The app as a deployment sees it.
 
@@ -64,6 +80,7 @@ class AppModel:
       were generated: one that exists already (a migrating team's), which templates then use
       and grant access to instead of making one. ``blob_prefix`` is that URL's prefix.
     - ``connections_per_process``: the README's budget, for sizing Postgres.
+    - ``maps``: the enabled services' fan-outs that can run as Step Functions state machines.
     """
 
     name: str
@@ -77,6 +94,7 @@ class AppModel:
     blob_prefix: str
     connections_per_process: int
     shutdown_grace_seconds: int
+    maps: tuple[MapModel, ...] = ()
     python_version: str = DEFAULT_PYTHON
     package: LambdaPackage = "image"
     port: int = 8000
@@ -149,6 +167,17 @@ def describe(
         + settings.system_database_pool_size
         + 1,
         shutdown_grace_seconds=settings.shutdown_grace_seconds,
+        maps=tuple(
+            MapModel(
+                service=loaded.name,
+                name=declared.name,
+                max_concurrency=declared.max_concurrency(settings),
+                batch_size=declared.batch_size,
+                tolerated_failure_percentage=declared.tolerated_failure_percentage,
+            )
+            for loaded in setup.services
+            for declared in loaded.distributed_maps
+        ),
         python_version=python_version,
         package=package,
     )

@@ -21,6 +21,7 @@ MODULES = {
     "lambda-web-adapter": "skyferry.deploy.web_adapter",
     "ecs": "skyferry.deploy.ecs",
     "kubernetes": "skyferry.deploy.kubernetes",
+    "stepfunctions": "skyferry.deploy.stepfunctions",
 }
 
 

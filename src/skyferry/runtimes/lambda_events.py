@@ -13,6 +13,8 @@ the app's event loop with the app's resources open, so it may submit jobs.
   the others ran, and Lambda retries the event (so handlers must be safe to repeat).
 - **Schedules**: an EventBridge ``Scheduled Event`` goes to the schedule whose
   ``<service>-<name>`` ends its rule's name (``skyferry deploy`` names the rules so).
+- **Step Functions**: a Distributed Map's payloads (marked ``skyferry_map``) go to the
+  service's ``DistributedMap`` (see ``skyferry.runtimes.stepfunctions``).
 - An event no service handles is logged and acknowledged, never an exception.
 """
 
@@ -23,6 +25,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from skyferry.runtimes.stepfunctions import MapRouter, is_map_payload
 from skyferry.service import EventHandler, Service
 
 log = logging.getLogger(__name__)
@@ -57,8 +60,11 @@ class EventRouter:
             for schedule in service.schedules:
                 key = f"schedule:{service.name}-{schedule.name}"
                 self._handlers.setdefault(key, []).append((service.name, schedule.handler))
+        self._maps = MapRouter(services)
 
     async def dispatch(self, event: dict[str, Any], context: Any) -> Any:
+        if is_map_payload(event):  # a Step Functions Distributed Map's items or aggregation
+            return await self._maps.dispatch(event)
         source = source_of(event)
         if source == "sqs":
             return await self._sqs(event, context)

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 import skyferry
 from skyferry.config import Settings
-from skyferry.services.library import api, cli, events, pages
+from skyferry.services.library import api, cli, events, pages, workflows
 from skyferry.services.library.resources import library
 from skyferry.services.library.settings import LibrarySettings
 from skyferry.services.library.tables import metadata
@@ -32,4 +32,15 @@ service = skyferry.Service(
     cli=cli.app,
     events={"s3": events.on_s3_record},  # an export landing under the upload prefix
     pages=["/library"],  # the upload page, the dashboard and their files open without an API key
+    # the enrichment as a Step Functions Distributed Map: the same per-book code, a state
+    # machine of its own for libraries too large for one job (skyferry deploy stepfunctions)
+    distributed_maps=[
+        skyferry.DistributedMap(
+            name="enrich",
+            item=workflows.enrich_record,
+            aggregate=workflows.finish_run,
+            retry=workflows.ITEM_RETRY,
+            concurrency=lambda settings: settings.of(LibrarySettings).concurrency,
+        )
+    ],
 )

@@ -43,6 +43,10 @@ def parsed_key(upload_id: str) -> str:
     return f"library/{upload_id}/export.json"
 
 
+def books_key(upload_id: str) -> str:
+    return f"library/{upload_id}/books.json"
+
+
 def dashboard_key(upload_id: str) -> str:
     return f"library/{upload_id}/dashboard.json"
 
@@ -78,7 +82,7 @@ class UploadStore:
 
         Blobs first, then the row: a crash in between leaves a row to delete again.
         """
-        keys = [parsed_key(row.id), dashboard_key(row.id)]
+        keys = [parsed_key(row.id), books_key(row.id), dashboard_key(row.id)]
         if not await asyncio.to_thread(self._shared, row):
             keys.append(row.export_key)
         deleted = []

@@ -18,7 +18,7 @@ from skyferry.services.library.enrichment import Enrichment, enrich, unavailable
 from skyferry.services.library.exports import ExportBook, ParsedExport, parse_export
 from skyferry.services.library.models import ImportRequest
 from skyferry.services.library.resources import library
-from skyferry.services.library.store import dashboard_key, export_key, parsed_key
+from skyferry.services.library.store import books_key, dashboard_key, export_key, parsed_key
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ ENRICHING = "Enriching books"
 TIMEOUT_SECONDS = 24 * 3600.0
 """A 50,000-book library on Google's daily quota takes days; past one the job gives up."""
 
-_ITEM_RETRY = skyferry.Retry(attempts=2)
+ITEM_RETRY = skyferry.Retry(attempts=2)
 """Each lookup retries its own API errors already; this covers a lookup that failed whole."""
 
 
@@ -36,19 +36,42 @@ async def import_library(ctx: skyferry.JobContext, request: ImportRequest) -> di
     await parse(ctx.id, request)
     deps = ctx.get(library)
     parsed = ParsedExport.model_validate(await deps.store.get_json(parsed_key(ctx.id)))
-
-    async def enrich_one(book: ExportBook) -> dict[str, Any]:
-        return (await enrich(deps, book)).model_dump(mode="json")
-
     outcome = await ctx.fan_out(
         ENRICHING,
         parsed.books,
-        enrich_one,
+        enrich_book,
         concurrency=deps.settings.concurrency,
-        retry=_ITEM_RETRY,
+        retry=ITEM_RETRY,
     )
     total = len(parsed.books)
     await ctx.progress(total, total, "Building dashboard")
+    return await finish(ctx.id, parsed, outcome)
+
+
+async def enrich_book(book: ExportBook) -> dict[str, Any]:
+    """One fan-out item: the book's enrichment, as JSON (what the checkpoint keeps)."""
+    return (await enrich(library.get(), book)).model_dump(mode="json")
+
+
+async def enrich_record(record: dict[str, Any]) -> dict[str, Any]:
+    """The same item on a Step Functions Distributed Map, given the book as JSON (an element
+    of ``books.json``)."""
+    return await enrich_book(ExportBook.model_validate(record))
+
+
+async def finish_run(execution: dict[str, Any], outcome: skyferry.FanOutResult) -> dict[str, Any]:
+    """The Distributed Map's aggregation: the dashboard of the upload ``execution`` names."""
+    upload_id = str(execution["upload_id"])
+    deps = library.get()
+    parsed = ParsedExport.model_validate(await deps.store.get_json(parsed_key(upload_id)))
+    return await finish(upload_id, parsed, outcome)
+
+
+async def finish(
+    upload_id: str, parsed: ParsedExport, outcome: skyferry.FanOutResult
+) -> dict[str, Any]:
+    """Every book's enrichment (or why it has none) into the dashboard, however it was run."""
+    deps = library.get()
     enrichments: dict[str, Enrichment | None] = {}
     notes: list[str] = []
     for book, item in zip(parsed.books, outcome.outcomes, strict=True):
@@ -61,7 +84,7 @@ async def import_library(ctx: skyferry.JobContext, request: ImportRequest) -> di
         reason = unavailable(deps, source)
         if reason:
             notes.append(f"{source.name} was not asked: {reason}")
-    return await save_dashboard(ctx.id, parsed, enrichments, notes)
+    return await save_dashboard(upload_id, parsed, enrichments, notes)
 
 
 @skyferry.step(name="parse", retry=skyferry.Retry(attempts=3))
@@ -72,6 +95,10 @@ async def parse(upload_id: str, request: ImportRequest) -> dict[str, Any]:
     data = await deps.store.blobs.read(export_key(request.sha256))
     parsed = parse_export(data, max_books=deps.settings.max_books)
     await deps.store.put_json(parsed_key(upload_id), parsed.model_dump(mode="json"))
+    # the books alone, as the JSON array a Step Functions Distributed Map reads them from
+    await deps.store.put_json(
+        books_key(upload_id), [b.model_dump(mode="json") for b in parsed.books]
+    )
     log.info(
         "library %s: %d books from a %s export",
         upload_id,
