@@ -148,7 +148,7 @@ def test_the_generated_map_runs_offline_and_its_payloads_run_on_the_handler(
             definition=json.dumps(runnable_offline(definition, queue_url, bucket)),
             roleArn="arn:aws:iam::123456789012:role/skyferry-library-enrich",
         )["stateMachineArn"]
-        execution_input = {
+        execution_input: dict[str, Any] = {
             "upload_id": upload_id,
             "items": {"Bucket": bucket, "Key": f"{PREFIX}/{books_key(upload_id)}"},
         }
@@ -163,7 +163,7 @@ def test_the_generated_map_runs_offline_and_its_payloads_run_on_the_handler(
         assert described["status"] == "SUCCEEDED", described
 
         # every book reached the function once, marked for the library's map, with its index
-        payloads = []
+        payloads: list[dict[str, Any]] = []
         while len(payloads) < BOOKS + 1:
             got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
             if not got.get("Messages"):
