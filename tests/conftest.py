@@ -25,10 +25,14 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 
 
+ORIGINAL_NAMES = ("AWS_ENDPOINT_URL", "TABLE_NAME", "S3_BUCKET", "DATASET_BUCKET")
+
+
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in list(os.environ):
-        if name.startswith("SKYFERRY_") or name == "AWS_ENDPOINT_URL":
+        # and the original services' names, which skyferry reads as fallbacks
+        if name.startswith("SKYFERRY_") or name in ORIGINAL_NAMES:
             monkeypatch.delenv(name)
     # every app a test starts and stops waits for DBOS's notification listener to wake
     monkeypatch.setenv("SKYFERRY_NOTIFICATION_POLLING_SECONDS", "0.05")

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, Field, PrivateAttr, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 if TYPE_CHECKING:
     from skyferry.service import Service
@@ -39,8 +53,70 @@ def _split_csv(value: object) -> object:
     return value
 
 
+class OriginalNames(PydanticBaseSettingsSource):
+    """The variables the services skyferry replaces were configured with, read as fallbacks
+    below every ``SKYFERRY_`` variable and ``.env`` entry, so a migrating team's environment
+    works as it is (docs/deploy.md, "Moving onto skyferry"):
+
+    - ``S3_BUCKET`` (the files service's bucket) or ``DATASET_BUCKET`` (the datasets
+      service's): ``SKYFERRY_BLOB_URL=s3://<bucket>``; two different buckets are refused, since
+      skyferry keeps one blob store (set ``SKYFERRY_BLOB_URL`` then).
+    - ``TABLE_NAME`` (the inventory's DynamoDB table): ``SKYFERRY_INVENTORY__DYNAMODB_TABLE``.
+    - ``AWS_ENDPOINT_URL``: ``SKYFERRY_AWS_ENDPOINT_URL`` (an alias of the field, which reads
+      both, ours first).
+
+    Only the process environment is read for them, not ``.env``.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], service: str | None) -> None:
+        super().__init__(settings_cls)
+        self._service = service
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # the whole mapping comes from __call__
+
+    def __call__(self) -> dict[str, Any]:
+        if self._service == "inventory" and os.environ.get("TABLE_NAME"):
+            return {"inventory": {"dynamodb_table": os.environ["TABLE_NAME"]}}
+        if self._service is not None or "blob_url" in self.current_state:
+            return {}  # the sources before this one (ours) set it: the original names lose
+        buckets = {
+            name: os.environ[name]
+            for name in ("S3_BUCKET", "DATASET_BUCKET")
+            if os.environ.get(name)
+        }
+        if len(set(buckets.values())) > 1:
+            raise ConfigurationError(
+                "S3_BUCKET and DATASET_BUCKET name different buckets and skyferry keeps one "
+                "blob store: set SKYFERRY_BLOB_URL=s3://<bucket>/<prefix> (docs/deploy.md)"
+            )
+        return {"blob_url": f"s3://{next(iter(buckets.values()))}"} if buckets else {}
+
+
+def _sources(
+    settings_cls: type[BaseSettings],
+    service: str | None,
+    *sources: PydanticBaseSettingsSource,
+) -> tuple[PydanticBaseSettingsSource, ...]:
+    """pydantic-settings' own sources first, the original names last (they lose)."""
+    return (*sources, OriginalNames(settings_cls, service))
+
+
 class Settings(BaseSettings):
     """Everything skyferry can be told, each field read from ``SKYFERRY_<FIELD>``."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return _sources(
+            settings_cls, None, init_settings, env_settings, dotenv_settings, file_secret_settings
+        )
 
     model_config = SettingsConfigDict(
         env_prefix="SKYFERRY_",
@@ -109,8 +185,9 @@ class Settings(BaseSettings):
     )
     aws_endpoint_url: str | None = Field(
         default=None,
-        validation_alias="AWS_ENDPOINT_URL",
-        description="S3-compatible endpoint (MinIO, moto); unprefixed, as AWS tools read it.",
+        validation_alias=AliasChoices("SKYFERRY_AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL"),
+        description="S3-compatible endpoint (MinIO, moto); AWS_ENDPOINT_URL too, as AWS tools "
+        "read it (SKYFERRY_AWS_ENDPOINT_URL wins).",
     )
     lambda_base_path: str = Field(
         default="",
@@ -335,6 +412,25 @@ class _ServiceEnvironment(BaseSettings):
 
     model_config = Settings.model_config
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        service = next(iter(settings_cls.model_fields))  # the wrapper's one field
+        return _sources(
+            settings_cls,
+            service,
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            file_secret_settings,
+        )
+
 
 def _load_service_settings(name: str, model: type[M], override: Any) -> M:
     """Read ``model`` from ``SKYFERRY_<NAME>__<FIELD>`` (and ``.env``), as nested core fields are.
@@ -361,8 +457,8 @@ def _configuration_error(exc: ValidationError) -> ConfigurationError:
     lines = []
     for error in exc.errors():
         path = [str(part) for part in error["loc"]] or ["?"]
-        if path[0] == "AWS_ENDPOINT_URL":
-            variable = "AWS_ENDPOINT_URL"
+        if path[0] in ("AWS_ENDPOINT_URL", "SKYFERRY_AWS_ENDPOINT_URL"):
+            variable = path[0]
         else:
             variable = "SKYFERRY_" + "__".join(part.upper() for part in path)
         secret = path[0] in _SECRET_FIELDS or any(w in path[-1].lower() for w in _SECRET_WORDS)

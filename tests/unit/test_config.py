@@ -157,3 +157,51 @@ def test_a_dotenv_file_with_core_settings_loads_the_services_too(
     demo = setup.services[0]
     assert demo.settings is not None
     assert setup.settings.of(demo.settings).max_steps == 7
+
+
+# the original services' variable names, read below skyferry's own
+
+
+def test_s3_bucket_is_the_blob_store_unless_skyferry_blob_url_is_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("S3_BUCKET", "their-files")
+    assert load_settings().blob_url == "s3://their-files"
+    monkeypatch.setenv("SKYFERRY_BLOB_URL", "s3://ours/prefix")
+    assert load_settings().blob_url == "s3://ours/prefix"
+
+
+def test_dataset_bucket_is_the_blob_store_and_two_buckets_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DATASET_BUCKET", "their-parquet")
+    assert load_settings().blob_url == "s3://their-parquet"
+    monkeypatch.setenv("S3_BUCKET", "their-parquet")  # one bucket named twice is one
+    assert load_settings().blob_url == "s3://their-parquet"
+    monkeypatch.setenv("S3_BUCKET", "their-files")
+    with pytest.raises(ConfigurationError, match="SKYFERRY_BLOB_URL"):
+        load_settings()
+    monkeypatch.setenv("SKYFERRY_BLOB_URL", "s3://one/store")
+    assert load_settings().blob_url == "s3://one/store"
+
+
+def test_table_name_is_the_inventory_table_unless_skyferry_names_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from skyferry.services.inventory.settings import InventorySettings
+
+    monkeypatch.setenv("SKYFERRY_SERVICES", "inventory")
+    monkeypatch.setenv("SKYFERRY_INVENTORY__BACKEND", "dynamodb")
+    monkeypatch.setenv("TABLE_NAME", "their-items")
+    inventory = load_setup(default_services=None).settings.of(InventorySettings)
+    assert (inventory.backend, inventory.dynamodb_table) == ("dynamodb", "their-items")
+    monkeypatch.setenv("SKYFERRY_INVENTORY__DYNAMODB_TABLE", "ours")
+    inventory = load_setup(default_services=None).settings.of(InventorySettings)
+    assert inventory.dynamodb_table == "ours"
+
+
+def test_aws_endpoint_url_is_read_and_skyferrys_own_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://minio:9000")
+    assert load_settings().aws_endpoint_url == "http://minio:9000"
+    monkeypatch.setenv("SKYFERRY_AWS_ENDPOINT_URL", "http://moto:5000")
+    assert load_settings().aws_endpoint_url == "http://moto:5000"
