@@ -43,7 +43,8 @@ def test_http_and_worker_functions(monkeypatch: pytest.MonkeyPatch) -> None:
     resources = sam.template(model_of(monkeypatch))["Resources"]
     http = resources["HttpFunction"]["Properties"]
     assert http["ImageConfig"]["Command"] == ["skyferry.runtimes.aws_lambda.handler"]
-    assert {event["Type"] for event in http["Events"].values()} == {"HttpApi", "Api"}
+    # and the library's upload prefix as the bucket's notification
+    assert {event["Type"] for event in http["Events"].values()} == {"HttpApi", "Api", "S3"}
     worker = resources["WorkerFunction"]["Properties"]
     assert worker["ImageConfig"]["Command"] == ["skyferry.runtimes.aws_lambda.worker_handler"]
     assert {event["Type"] for event in worker["Events"].values()} == {"Schedule"}
@@ -107,3 +108,39 @@ def test_an_existing_bucket_is_used_not_made(monkeypatch: pytest.MonkeyPatch) ->
             env = properties["Environment"]["Variables"]
             assert env["SKYFERRY_BLOB_URL"] == "s3://their-old-bucket/app"
         assert target.check(files) == []
+
+
+@pytest.mark.usefixtures("cfn_lint")
+def test_an_export_landing_under_the_library_upload_prefix_reaches_the_http_function(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    model = model_of(monkeypatch, SKYFERRY_LIBRARY__UPLOAD_PREFIX="exports/in/")
+    template = sam.template(model)
+    event = template["Resources"]["HttpFunction"]["Properties"]["Events"]["LibraryUploads"]
+    assert event["Properties"]["Bucket"] == {"Ref": "BlobBucket"}
+    assert event["Properties"]["Events"] == "s3:ObjectCreated:*"
+    rules = event["Properties"]["Filter"]["S3Key"]["Rules"]
+    # the key as the bucket holds it: under the blob store's prefix
+    assert rules == [{"Name": "prefix", "Value": "skyferry/exports/in/"}]
+    # the bucket notifies the function, which names the bucket without depending on it
+    translated = cloudformation.translate(sam.as_packaged(template))
+    bucket = translated["Resources"]["BlobBucket"]
+    configs = bucket["Properties"]["NotificationConfiguration"]["LambdaConfigurations"]
+    assert configs[0]["Function"] == {"Fn::GetAtt": ["HttpFunction", "Arn"]}
+    assert cloudformation.lint(sam.as_packaged(template), "template.yaml") == []
+
+
+def test_without_the_library_no_notification_and_an_existing_bucket_gets_a_permission(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    events = sam.template(model_of(monkeypatch, SKYFERRY_SERVICES="demo"))["Resources"][
+        "HttpFunction"
+    ]["Properties"]["Events"]
+    assert "LibraryUploads" not in events
+    template = sam.template(model_of(monkeypatch, SKYFERRY_BLOB_URL="s3://their-bucket"))
+    resources = template["Resources"]
+    assert "BlobBucket" not in resources
+    assert "LibraryUploads" not in resources["HttpFunction"]["Properties"]["Events"]
+    permission = resources["BucketNotifiesHttpFunction"]["Properties"]
+    assert permission["Principal"] == "s3.amazonaws.com"
+    assert permission["SourceArn"] == {"Fn::Sub": "arn:${AWS::Partition}:s3:::their-bucket"}

@@ -38,26 +38,33 @@ def secret_parameter(model: AppModel) -> dict[str, Any]:
 
 def bucket_resources(model: AppModel) -> dict[str, Any]:
     """The blob bucket, unless the app already has one (``model.blob_bucket``)."""
-    return {} if model.blob_bucket else {"BlobBucket": _new_bucket()}
+    return {} if model.blob_bucket else {"BlobBucket": _new_bucket(model)}
+
+
+def _new_bucket_name(model: AppModel) -> str:
+    """A new bucket's name, fixed by the app's name, account and region (a ``Fn::Sub``
+    template; at most 63 characters). Everything names the bucket by it, never by
+    ``Ref BlobBucket``: a function the bucket notifies must not depend on the bucket, or
+    CloudFormation finds a circular dependency."""
+    return f"{model.name[:24].rstrip('-')}-blobs-${{AWS::AccountId}}-${{AWS::Region}}"
 
 
 def bucket_name(model: AppModel) -> Any:
-    return model.blob_bucket or ref("BlobBucket")
+    return model.blob_bucket or sub(_new_bucket_name(model))
 
 
 def bucket_arn(model: AppModel) -> Any:
-    if model.blob_bucket:
-        return sub("arn:${AWS::Partition}:s3:::" + model.blob_bucket)
-    return {"Fn::GetAtt": ["BlobBucket", "Arn"]}
+    return sub("arn:${AWS::Partition}:s3:::" + (model.blob_bucket or _new_bucket_name(model)))
 
 
-def _new_bucket() -> dict[str, Any]:
+def _new_bucket(model: AppModel) -> dict[str, Any]:
     """Files, books and datasets; kept when the stack goes, since they are the app's data."""
     return {
         "Type": "AWS::S3::Bucket",
         "DeletionPolicy": "Retain",
         "UpdateReplacePolicy": "Retain",
         "Properties": {
+            "BucketName": sub(_new_bucket_name(model)),
             "BucketEncryption": {
                 "ServerSideEncryptionConfiguration": [
                     {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
@@ -77,9 +84,9 @@ def app_environment(model: AppModel) -> dict[str, Any]:
     """What every process on AWS is given: the model's settings and the bucket."""
     env: dict[str, Any] = dict(model.base_env)
     if model.blob_bucket:
-        env["SKYFERRY_BLOB_URL"] = f"s3://{model.blob_bucket}/{model.blob_prefix}"
+        env["SKYFERRY_BLOB_URL"] = model.blob_url_in(model.blob_bucket)
     else:
-        env["SKYFERRY_BLOB_URL"] = sub("s3://${BlobBucket}/" + model.blob_prefix)
+        env["SKYFERRY_BLOB_URL"] = sub(model.blob_url_in(_new_bucket_name(model)))
     for variable in model.dynamodb_region_env:
         env[variable] = ref("AWS::Region")
     return env

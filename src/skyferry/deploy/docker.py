@@ -26,7 +26,7 @@ _MINIO_PASSWORD = "${MINIO_ROOT_PASSWORD:-skyferry-secret}"  # noqa: S105
 def environment(model: AppModel) -> dict[str, str]:
     env = {
         "SKYFERRY_DATABASE_URL": f"postgresql://skyferry:{_PASSWORD}@postgres:5432/skyferry",
-        "SKYFERRY_BLOB_URL": f"s3://{BUCKET}/{model.blob_prefix}",
+        "SKYFERRY_BLOB_URL": model.blob_url_in(BUCKET),
         "AWS_ENDPOINT_URL": "http://minio:9000",
         "AWS_ACCESS_KEY_ID": _MINIO_USER,
         "AWS_SECRET_ACCESS_KEY": _MINIO_PASSWORD,

@@ -46,7 +46,7 @@ def app_json(model: AppModel) -> dict[str, Any]:
         "required": True,
     }
     if model.blob_bucket:
-        blob_url["value"] = f"s3://{model.blob_bucket}/{model.blob_prefix}"
+        blob_url["value"] = model.blob_url_in(model.blob_bucket)
     env: dict[str, Any] = {
         "SKYFERRY_BLOB_URL": blob_url,
         "AWS_ACCESS_KEY_ID": {"description": "for SKYFERRY_BLOB_URL", "required": False},

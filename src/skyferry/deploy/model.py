@@ -63,6 +63,16 @@ class MapModel:
 
 
 @dataclass(frozen=True)
+class UploadPrefix:
+    """Keys under which a new object is a service's S3 event (``Service.events["s3"]``): a
+    service says where with its settings' ``upload_prefix``, a blob key prefix (the bucket
+    holds it under the blob store's own: ``AppModel.key``)."""
+
+    service: str
+    prefix: str
+
+
+@dataclass(frozen=True)
 class AppModel:
     """The app as a deployment sees it.
 
@@ -78,9 +88,11 @@ class AppModel:
     - ``package``: how Lambda functions ship, a container image or a zip.
     - ``blob_bucket``: the bucket of an ``s3://`` ``SKYFERRY_BLOB_URL`` set where the artifacts
       were generated: one that exists already (a migrating team's), which templates then use
-      and grant access to instead of making one. ``blob_prefix`` is that URL's prefix.
+      and grant access to instead of making one. ``blob_prefix`` is that URL's prefix (empty:
+      the bucket's root, as a migrating team's files may be), ``skyferry`` in a new bucket.
     - ``connections_per_process``: the README's budget, for sizing Postgres.
     - ``maps``: the enabled services' fan-outs that can run as Step Functions state machines.
+    - ``upload_prefixes``: where the enabled services want S3 notifications of new objects.
     """
 
     name: str
@@ -95,6 +107,7 @@ class AppModel:
     connections_per_process: int
     shutdown_grace_seconds: int
     maps: tuple[MapModel, ...] = ()
+    upload_prefixes: tuple[UploadPrefix, ...] = ()
     python_version: str = DEFAULT_PYTHON
     package: LambdaPackage = "image"
     port: int = 8000
@@ -111,6 +124,14 @@ class AppModel:
 
     def migrate_command(self) -> list[str]:
         return ["skyferry", "db", "upgrade", *(["--app", self.app_path] if self.app_path else [])]
+
+    def blob_url_in(self, bucket: str) -> str:
+        """``SKYFERRY_BLOB_URL`` for the app's blob store in ``bucket``."""
+        return f"s3://{bucket}/{self.blob_prefix}" if self.blob_prefix else f"s3://{bucket}"
+
+    def key(self, path: str) -> str:
+        """A blob key as the bucket holds it: under the blob store's prefix."""
+        return f"{self.blob_prefix}/{path}" if self.blob_prefix else path
 
     @property
     def base_env(self) -> dict[str, str]:
@@ -137,10 +158,14 @@ def describe(
         _add(f"SKYFERRY_{field.upper()}", value, env, secrets)
     tables: list[str] = []
     regions: list[str] = []
+    uploads: list[tuple[str, str]] = []
     for loaded in setup.services:
         if loaded.settings is None:
             continue
         own = settings.of(loaded.settings)
+        upload_prefix = getattr(own, "upload_prefix", None)
+        if "s3" in loaded.events and isinstance(upload_prefix, str):
+            uploads.append((loaded.name, upload_prefix))
         for field in sorted(own.model_fields_set):
             variable = f"SKYFERRY_{loaded.name.upper()}__{field.upper()}"
             _add(variable, getattr(own, field), env, secrets)
@@ -153,6 +178,7 @@ def describe(
     blob_prefix = ""
     if settings.blob_url.startswith("s3://"):
         bucket, _, blob_prefix = settings.blob_url.removeprefix("s3://").partition("/")
+    blob_prefix = blob_prefix.strip("/") if bucket else "skyferry"
     return AppModel(
         name=name,
         app_path=app_path,
@@ -162,7 +188,7 @@ def describe(
         dynamodb_tables=tuple(tables),
         dynamodb_region_env=tuple(regions),
         blob_bucket=bucket or None,
-        blob_prefix=blob_prefix.strip("/") or "skyferry",
+        blob_prefix=blob_prefix,
         connections_per_process=settings.database_pool_size
         + settings.system_database_pool_size
         + 1,
@@ -178,6 +204,7 @@ def describe(
             for loaded in setup.services
             for declared in loaded.distributed_maps
         ),
+        upload_prefixes=tuple(UploadPrefix(service, prefix) for service, prefix in uploads),
         python_version=python_version,
         package=package,
     )

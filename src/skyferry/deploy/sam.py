@@ -133,12 +133,57 @@ def http_function(model: AppModel) -> dict[str, Any]:
                 "HttpApi": {"Type": "HttpApi"},
                 "RestRoot": {"Type": "Api", "Properties": {"Path": "/", "Method": "ANY"}},
                 "RestProxy": {"Type": "Api", "Properties": {"Path": "/{proxy+}", "Method": "ANY"}},
+                **upload_events(model),
             },
         },
     }
     if metadata:
         resource["Metadata"] = metadata
     return resource
+
+
+def _upload_event_name(service: str) -> str:
+    return "".join(word.capitalize() for word in service.split("_")) + "Uploads"
+
+
+def upload_events(model: AppModel) -> dict[str, Any]:
+    """A new bucket's notifications of objects created under each service's upload prefix
+    (the library's: an export landing there starts an import). An existing bucket is not the
+    template's to change: ``upload_permissions`` and docs/deploy.md cover it."""
+    if model.blob_bucket:
+        return {}
+    return {
+        _upload_event_name(upload.service): {
+            "Type": "S3",
+            "Properties": {
+                "Bucket": cfn.ref("BlobBucket"),
+                "Events": "s3:ObjectCreated:*",
+                "Filter": {
+                    "S3Key": {"Rules": [{"Name": "prefix", "Value": model.key(upload.prefix)}]}
+                },
+            },
+        }
+        for upload in model.upload_prefixes
+    }
+
+
+def upload_permissions(model: AppModel) -> dict[str, Any]:
+    """With an existing bucket: its notifications may invoke the HTTP function (the
+    notification itself is set on the bucket by its owner, docs/deploy.md)."""
+    if not model.blob_bucket or not model.upload_prefixes:
+        return {}
+    return {
+        "BucketNotifiesHttpFunction": {
+            "Type": "AWS::Lambda::Permission",
+            "Properties": {
+                "Action": "lambda:InvokeFunction",
+                "FunctionName": {"Fn::GetAtt": ["HttpFunction", "Arn"]},
+                "Principal": "s3.amazonaws.com",
+                "SourceArn": cfn.bucket_arn(model),
+                "SourceAccount": cfn.ref("AWS::AccountId"),
+            },
+        }
+    }
 
 
 def worker_function(model: AppModel) -> dict[str, Any]:
@@ -225,6 +270,7 @@ def template(model: AppModel) -> dict[str, Any]:
             **queues(),
             "HttpFunction": http_function(model),
             "WorkerFunction": worker_function(model),
+            **upload_permissions(model),
         },
         "Outputs": {
             "HttpApiUrl": {

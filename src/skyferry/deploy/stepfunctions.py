@@ -59,7 +59,7 @@ def definition_path(spec: MapModel) -> str:
 
 
 def results_prefix(model: AppModel, spec: MapModel) -> str:
-    return f"{model.blob_prefix}/stepfunctions/{spec.service}-{spec.name}"
+    return model.key(f"stepfunctions/{spec.service}-{spec.name}")
 
 
 def definition(spec: MapModel) -> dict[str, Any]:
