@@ -144,3 +144,6 @@ def test_without_the_library_no_notification_and_an_existing_bucket_gets_a_permi
     permission = resources["BucketNotifiesHttpFunction"]["Properties"]
     assert permission["Principal"] == "s3.amazonaws.com"
     assert permission["SourceArn"] == {"Fn::Sub": "arn:${AWS::Partition}:s3:::their-bucket"}
+    # the bucket's root, as a migrating team's files sit there, not a "skyferry" folder in it
+    env = resources["HttpFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["SKYFERRY_BLOB_URL"] == "s3://their-bucket"
