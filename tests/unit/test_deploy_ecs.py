@@ -66,3 +66,24 @@ def test_an_existing_bucket_is_used_not_made(monkeypatch: pytest.MonkeyPatch) ->
     statements = resources["TaskRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     assert statements[0]["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:s3:::their-old-bucket"}
     assert ecs.check(files) == []
+
+
+def test_a_certificate_turns_on_https_and_redirects_http(monkeypatch: pytest.MonkeyPatch) -> None:
+    template = ecs.template(model_of(monkeypatch))
+    assert template["Parameters"]["CertificateArn"]["Default"] == ""
+    resources = template["Resources"]
+    https = resources["HttpsListener"]
+    assert https["Condition"] == "HasCertificate"
+    assert https["Properties"]["Port"] == 443
+    assert https["Properties"]["Certificates"] == [{"CertificateArn": {"Ref": "CertificateArn"}}]
+    assert https["Properties"]["SslPolicy"].startswith("ELBSecurityPolicy-TLS13")
+    # port 80: a redirect with a certificate, the app without one
+    (action,) = resources["Listener"]["Properties"]["DefaultActions"]
+    condition, with_certificate, without = action["Fn::If"]
+    assert condition == "HasCertificate"
+    assert with_certificate["RedirectConfig"]["Protocol"] == "HTTPS"
+    assert without == {"Type": "forward", "TargetGroupArn": {"Ref": "TargetGroup"}}
+    # the web service starts once its target group is behind whichever listener forwards
+    assert resources["WebService"]["DependsOn"] == ["Listener", "ListenersReady"]
+    ready = resources["ListenersReady"]["Metadata"]["HttpsListener"]["Fn::If"]
+    assert ready[1] == {"Ref": "HttpsListener"}
