@@ -234,6 +234,15 @@ class Settings(BaseSettings):
         description="How often DBOS's notification listener wakes (it also waits this long "
         "to stop); lower in tests, where every app start and stop pays it.",
     )
+    queue_metric_namespace: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9._/#:-]{1,255}$",
+        description="Workers put the number of queued jobs (QueuedJobs) into this CloudWatch "
+        "namespace, for scaling workers on queue depth; unset: no metric.",
+    )
+    queue_metric_seconds: float = Field(
+        default=60.0, gt=0, le=3600, description="How often workers put QueuedJobs."
+    )
     heartbeat_seconds: float = Field(default=2.0, gt=0, le=300)
     executor_timeout_seconds: float = Field(
         default=15.0, gt=0, description="A worker silent this long is dead; its jobs move on."

@@ -87,3 +87,25 @@ def test_a_certificate_turns_on_https_and_redirects_http(monkeypatch: pytest.Mon
     assert resources["WebService"]["DependsOn"] == ["Listener", "ListenersReady"]
     ready = resources["ListenersReady"]["Metadata"]["HttpsListener"]["Fn::If"]
     assert ready[1] == {"Ref": "HttpsListener"}
+
+
+def test_workers_scale_on_the_queue_depth_they_publish(monkeypatch: pytest.MonkeyPatch) -> None:
+    resources = ecs.template(model_of(monkeypatch))["Resources"]
+    worker = resources["WorkerTask"]["Properties"]["ContainerDefinitions"][0]
+    namespace = {"Fn::Sub": "Skyferry/${AWS::StackName}"}
+    assert {"Name": "SKYFERRY_QUEUE_METRIC_NAMESPACE", "Value": namespace} in worker["Environment"]
+    web = resources["WebTask"]["Properties"]["ContainerDefinitions"][0]
+    assert "SKYFERRY_QUEUE_METRIC_NAMESPACE" not in {e["Name"] for e in web["Environment"]}
+    spec = resources["WorkerBacklogPolicy"]["Properties"][
+        "TargetTrackingScalingPolicyConfiguration"
+    ]
+    metrics = {m["Id"]: m for m in spec["CustomizedMetricSpecification"]["Metrics"]}
+    assert metrics["queued"]["MetricStat"]["Metric"] == {
+        "Namespace": namespace,
+        "MetricName": "QueuedJobs",
+    }
+    assert metrics["backlog"]["ReturnData"] is True
+    # the task role may put metrics into that namespace only
+    statements = resources["TaskRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    put = next(s for s in statements if s["Action"] == "cloudwatch:PutMetricData")
+    assert put["Condition"] == {"StringEquals": {"cloudwatch:namespace": namespace}}

@@ -1,7 +1,9 @@
-"""ECS on Fargate (CloudFormation): the web service behind an Application Load Balancer, the
-worker service with auto scaling, a one-off migration task definition, logs in CloudWatch, and
-secrets from Secrets Manager injected by ECS (never in the template or the task's environment
-listing). AWS Copilot reached end of support in 2026: no Copilot manifest is generated.
+"""ECS on Fargate (CloudFormation): the web service behind an Application Load Balancer (HTTPS
+with a certificate), the worker service scaled on CPU and on queue depth (the workers put the
+number of queued jobs into CloudWatch: ``skyferry.jobs.backlog``), a one-off migration task
+definition, logs in CloudWatch, and secrets from Secrets Manager injected by ECS (never in the
+template or the task's environment listing). AWS Copilot reached end of support in 2026: no
+Copilot manifest is generated.
 
 Build and push the image from ``skyferry deploy docker``'s Dockerfile, then
 ``aws cloudformation deploy`` this template with that image's URI.
@@ -16,6 +18,10 @@ from skyferry.deploy.artifacts import Artifact, load_yaml, to_yaml
 from skyferry.deploy.model import AppModel
 
 WORKER_MAX = 10
+# queued jobs per running worker that the backlog policy keeps to: jobs queue only once every
+# worker runs SKYFERRY_WORKER_CONCURRENCY of them, so a few waiting means the workers are full
+WORKER_BACKLOG_TARGET = 5.0
+METRIC_NAMESPACE = cfn.sub("Skyferry/${AWS::StackName}")
 # ELB's recommended policy: TLS 1.3 and 1.2, forward secrecy
 SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 WORKER_CPU_TARGET = 60.0
@@ -65,12 +71,16 @@ def secrets(model: AppModel) -> list[dict[str, Any]]:
 
 
 def container(model: AppModel, name: str, command: list[str], *, web: bool) -> dict[str, Any]:
+    env = environment(model)
+    if name == "worker":
+        # workers put the queue's depth, which WorkerBacklogPolicy scales them on
+        env.append({"Name": "SKYFERRY_QUEUE_METRIC_NAMESPACE", "Value": METRIC_NAMESPACE})
     definition: dict[str, Any] = {
         "Name": name,
         "Image": cfn.ref("ImageUri"),
         "Essential": True,
         "Command": command,
-        "Environment": environment(model),
+        "Environment": env,
         "Secrets": secrets(model),
         # ECS waits this long after SIGTERM: the jobs' grace and a margin (Fargate allows 120)
         "StopTimeout": min(120, model.shutdown_grace_seconds + 10),
@@ -128,6 +138,14 @@ def roles(model: AppModel) -> dict[str, Any]:
             "Resource": {"Fn::Join": ["", [bucket, "/*"]]},
         },
     ]
+    statements.append(
+        {
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",  # PutMetricData takes no resource: the namespace condition bounds it
+            "Condition": {"StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACE}},
+        }
+    )
     if model.dynamodb_tables:
         statements.append(
             {
@@ -336,6 +354,59 @@ def scaling() -> dict[str, Any]:
                     "TargetValue": WORKER_CPU_TARGET,
                     "PredefinedMetricSpecification": {
                         "PredefinedMetricType": "ECSServiceAverageCPUUtilization"
+                    },
+                    "ScaleInCooldown": 300,
+                    "ScaleOutCooldown": 60,
+                },
+            },
+        },
+        # queued jobs per running worker: out when jobs wait, in only when both policies agree
+        "WorkerBacklogPolicy": {
+            "Type": "AWS::ApplicationAutoScaling::ScalingPolicy",
+            "Properties": {
+                "PolicyName": "worker-backlog",
+                "PolicyType": "TargetTrackingScaling",
+                "ScalingTargetId": cfn.ref("WorkerScaling"),
+                "TargetTrackingScalingPolicyConfiguration": {
+                    "TargetValue": WORKER_BACKLOG_TARGET,
+                    "CustomizedMetricSpecification": {
+                        "Metrics": [
+                            {
+                                "Id": "queued",
+                                "MetricStat": {
+                                    "Metric": {
+                                        "Namespace": METRIC_NAMESPACE,
+                                        "MetricName": "QueuedJobs",
+                                    },
+                                    "Stat": "Maximum",
+                                },
+                                "ReturnData": False,
+                            },
+                            {
+                                "Id": "workers",
+                                "MetricStat": {
+                                    "Metric": {
+                                        "Namespace": "ECS/ContainerInsights",
+                                        "MetricName": "RunningTaskCount",
+                                        "Dimensions": [
+                                            {"Name": "ClusterName", "Value": cfn.ref("Cluster")},
+                                            {
+                                                "Name": "ServiceName",
+                                                "Value": {"Fn::GetAtt": ["WorkerService", "Name"]},
+                                            },
+                                        ],
+                                    },
+                                    "Stat": "Average",
+                                },
+                                "ReturnData": False,
+                            },
+                            {
+                                "Id": "backlog",
+                                "Expression": "queued / MAX([workers, 1])",
+                                "Label": "queued jobs per worker",
+                                "ReturnData": True,
+                            },
+                        ]
                     },
                     "ScaleInCooldown": 300,
                     "ScaleOutCooldown": 60,

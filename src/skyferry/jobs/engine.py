@@ -31,6 +31,7 @@ from skyferry import __version__
 from skyferry.config import Settings
 from skyferry.errors import DatabaseUnavailable, Problem, SkyferryError
 from skyferry.http.cursors import decode_cursor, encode_cursor
+from skyferry.jobs.backlog import BacklogPublisher
 from skyferry.jobs.kinds import WORKFLOW_PREFIX, JobKind, Submission, kind_of_workflow
 from skyferry.jobs.models import Job, JobPage, JobStatus, Progress
 from skyferry.jobs.records import DBOS_STATUSES, JobCursor, new_job_record, to_job
@@ -184,6 +185,7 @@ class JobEngine:
         self.run_workers = run_workers
         self.executor_id = platform.settings.executor_id or new_executor_id()
         self._monitor: WorkerMonitor | None = None
+        self._backlog: BacklogPublisher | None = None
         self._requests: DBOSClient
         self._requests_engine: sa.Engine | None = None
 
@@ -224,6 +226,9 @@ class JobEngine:
         if self.run_workers:
             self._monitor = WorkerMonitor(self.platform.database, self.executor_id, self.settings)
             self._monitor.start()
+            if self.settings.queue_metric_namespace:
+                self._backlog = BacklogPublisher(self.settings, QUEUE_NAME)
+                self._backlog.start()
         log.info(
             "job engine started",
             extra={"executor_id": self.executor_id, "workers": self.run_workers},
@@ -233,6 +238,9 @@ class JobEngine:
         """Let running jobs finish for the grace period; what is left resumes on another worker."""
         global _current
         grace = self.settings.shutdown_grace_seconds if grace_seconds is None else grace_seconds
+        if self._backlog is not None:
+            self._backlog.stop()
+            self._backlog = None
         if self._monitor is not None:
             # keep heartbeating while jobs drain, or others would take them over mid-run
             self._monitor.stop_recovering()
