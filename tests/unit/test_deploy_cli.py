@@ -35,3 +35,10 @@ def test_writes_every_artifact_into_the_output_folder(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["deploy", "kubernetes", "--output", str(tmp_path / "k8s")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "k8s" / "kubernetes.yaml").is_file()
+
+
+def test_stepfunctions_for_an_app_without_maps_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SKYFERRY_SERVICES", "demo")
+    result = CliRunner().invoke(app, ["deploy", "stepfunctions", "--check"])
+    assert result.exit_code == 2
+    assert "no enabled service declares a DistributedMap" in result.output
