@@ -4,6 +4,7 @@ PYTHON ?= python3
 UV     := $(VENV)/bin/uv
 UV_VERSION := 0.13.9
 CHROMIUM ?= /usr/bin/chromium
+NPM ?= /usr/bin/npm
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .PHONY: run test lint check install install-dev bench clean
@@ -16,10 +17,10 @@ install: $(UV)  ## runtime dependencies, exactly as locked in uv.lock
 	$(UV) sync --frozen --inexact --quiet
 
 # --compile-bytecode: with PYTHONDONTWRITEBYTECODE set (as on our machines) nothing is cached on
-# import, and every `skyferry` process the tests start would compile its dependencies anew
-install-dev: $(UV) $(CHROMIUM)  ## runtime + test/lint dependencies, as locked
+# import, and every `skyferry` process the tests start would compile its dependencies anew;
+# npm ci: the ASL validator `skyferry deploy stepfunctions --check` runs, as locked
+install-dev: $(UV) $(CHROMIUM) $(NPM)  ## runtime + test/lint dependencies, as locked
 	$(UV) sync --frozen --inexact --quiet --extra dev --compile-bytecode
-	# the ASL validator `skyferry deploy stepfunctions --check` runs, as locked (npm)
 	npm ci --prefix tools/asl-validator --no-audit --no-fund --silent
 
 # The browser tests drive Debian's Chromium through Playwright, which never downloads a browser
@@ -31,6 +32,16 @@ $(CHROMIUM):
 			--no-install-recommends chromium fonts-liberation; \
 	else \
 		echo "$(CHROMIUM) is missing: sudo apt-get install chromium (browser tests skip without it)"; \
+	fi
+
+# npm installs the ASL validator the stepfunctions target's checks run; Debian's package when
+# missing and the make runs as root (CI does)
+$(NPM):
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends npm; \
+	else \
+		echo "$(NPM) is missing: sudo apt-get install npm (the stepfunctions checks need it)"; \
 	fi
 
 run: install  ## serve on http://127.0.0.1:8000 with embedded SQLite + local files
