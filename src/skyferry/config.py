@@ -388,9 +388,14 @@ def load_settings(**overrides: Any) -> Settings:
     which ``attach_services`` reads once the services are known.
     """
     known = set(Settings.model_fields) | {
-        str(field.validation_alias)
+        str(alias)
         for field in Settings.model_fields.values()
         if field.validation_alias
+        for alias in (
+            field.validation_alias.choices
+            if isinstance(field.validation_alias, AliasChoices)
+            else [field.validation_alias]
+        )
     }
     own = {
         name: overrides.pop(name)

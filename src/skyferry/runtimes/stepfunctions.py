@@ -40,7 +40,8 @@ class UnknownMapError(LookupError):
 
 
 def is_map_payload(event: Mapping[str, Any]) -> bool:
-    return MARK in event or MARK in (event.get("BatchInput") or {})
+    batch_input = event.get("BatchInput")
+    return MARK in event or (isinstance(batch_input, Mapping) and MARK in batch_input)
 
 
 class MapRouter:
