@@ -10,6 +10,7 @@ same process fails with a clear message, because DBOS keeps one engine per proce
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp
 
 from skyferry import __version__, service
-from skyferry.config import Settings, attach_services, load_settings
+from skyferry.config import ConfigurationError, Settings, attach_services, load_settings
 from skyferry.errors import RETRY_AFTER_SECONDS
 from skyferry.http.middleware import EdgeMiddleware
 from skyferry.http.problems import document_errors, install_problem_handlers, problem_response
@@ -108,6 +109,29 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
     )
     _prepare(app, setup)
     return app
+
+
+def import_app(path: str) -> FastAPI:
+    """A team's own app from ``module:attribute``, imported from the current directory as
+    uvicorn does; its module calls ``skyferry.install``, which reads the settings then.
+
+    ``ConfigurationError`` when the path is malformed, the module's settings are invalid, or
+    the attribute is not a FastAPI app with skyferry installed.
+    """
+    import importlib
+
+    module_name, sep, attribute = path.partition(":")
+    if not sep or not module_name or not attribute:
+        raise ConfigurationError(f"expected module:attribute (e.g. app:app), got {path!r}")
+    if "" not in sys.path:
+        sys.path.insert(0, "")
+    module = importlib.import_module(module_name)
+    found = getattr(module, attribute, None)
+    if not isinstance(found, FastAPI):
+        raise ConfigurationError(f"{path} is not a FastAPI app")
+    if not isinstance(getattr(found.state, "skyferry_setup", None), Setup):
+        raise ConfigurationError(f"{path} has no skyferry: call skyferry.install(app) on it")
+    return found
 
 
 def setup_of(app: FastAPI) -> Setup:

@@ -51,25 +51,13 @@ AppPath = Annotated[
 
 
 def _import_app(path: str) -> FastAPI:
-    """Import ``module:attribute`` from the current directory, as uvicorn does."""
-    import importlib
+    from skyferry.app import import_app
 
-    module_name, sep, attribute = path.partition(":")
-    if not sep or not module_name or not attribute:
-        console.print(f"[red]expected module:attribute (e.g. app:app), got {path!r}[/red]")
-        raise typer.Exit(2)
-    if "" not in sys.path:
-        sys.path.insert(0, "")
     try:
-        module = importlib.import_module(module_name)
+        return import_app(path)
     except ConfigurationError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
-    found = getattr(module, attribute, None)
-    if not isinstance(found, FastAPI):
-        console.print(f"[red]{path} is not a FastAPI app[/red]")
-        raise typer.Exit(2)
-    return found
 
 
 def _setup(
@@ -95,9 +83,6 @@ def _setup(
     except ConfigurationError as exc:
         # one line whatever the terminal's width: it is what the reader needs to act on
         console.print(f"[red]{exc}[/red]", soft_wrap=True)
-        raise typer.Exit(2) from None
-    except TypeError as exc:
-        console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
 
 

@@ -142,6 +142,12 @@ class Settings(BaseSettings):
             "installed service for skyferry's own app, none for a team's app (install)."
         ),
     )
+    app: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$",
+        description="A team's own app, module:attribute, that called skyferry.install: what the "
+        "CLI's APP argument and the Lambda handlers start instead of skyferry's own.",
+    )
     max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     workers: bool = Field(default=True, description="Run job workers inside `serve`.")
     auto_migrate: bool | None = Field(

@@ -6,7 +6,9 @@ S3, SNS and EventBridge events to the services that declared handlers for them (
 ``lambda_events``). ``skyferry.runtimes.aws_lambda.worker_handler`` runs queued jobs within each
 invocation's time (see ``lambda_worker``).
 
-Settings come from the function's environment as everywhere else. A Lambda instance has only
+Both start skyferry's own app, or a team's own named by ``SKYFERRY_APP=module:app`` (what
+``skyferry serve app:app`` serves). Settings come from the function's environment as
+everywhere else. A Lambda instance has only
 ``/tmp`` to write to and is replaced at will, so point ``SKYFERRY_DATABASE_URL`` at Postgres and
 ``SKYFERRY_BLOB_URL`` at S3, and apply the schema with ``skyferry db upgrade`` when deploying.
 
@@ -21,7 +23,7 @@ import asyncio
 import logging
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from skyferry.config import Settings
 from skyferry.runtimes import freeze_startup_heap
@@ -34,6 +36,9 @@ from skyferry.runtimes.lambda_http import (
     parse,
     problem,
 )
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +56,13 @@ class LambdaApp:
     def __init__(self, settings: Settings | None = None) -> None:
         # imported here, not at module level: an instance that fails to start or only
         # answers events still pays for them once, and the bench measures what is imported
-        from skyferry.app import create_app, setup_of
+        from skyferry.app import setup_of
         from skyferry.runtimes.lambda_events import EventRouter
 
         self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self._loop)
         try:
-            self.app = create_app(settings, run_workers=False)
+            self.app = function_app(settings, run_workers=False)
             setup = setup_of(self.app)
             self.settings = setup.settings
             self._lifespan = self.app.router.lifespan_context(self.app)
@@ -102,6 +107,24 @@ class LambdaApp:
         self._loop.run_until_complete(self._lifespan.__aexit__(None, None, None))
         self._loop.close()
         asyncio.set_event_loop(None)
+
+
+def function_app(settings: Settings | None, *, run_workers: bool) -> FastAPI:
+    """The app a function runs: a team's own when ``SKYFERRY_APP`` names one (as the CLI's
+    ``APP`` argument does), else skyferry's own.
+
+    A team's app reads its settings from the environment when its module calls
+    ``skyferry.install``, so ``run_workers`` reaches it through ``SKYFERRY_WORKERS``, the
+    environment twin the CLI sets too: the API function must not run jobs, the worker must.
+    """
+    from skyferry.app import create_app, import_app
+    from skyferry.config import load_settings
+
+    settings = settings or load_settings()
+    if settings.app is None:
+        return create_app(settings, run_workers=run_workers)
+    os.environ["SKYFERRY_WORKERS"] = "true" if run_workers else "false"
+    return import_app(settings.app)
 
 
 def wake_workers_on_submit(settings: Settings) -> None:
