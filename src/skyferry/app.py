@@ -14,7 +14,7 @@ import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -28,12 +28,15 @@ from skyferry.http.middleware import EdgeMiddleware
 from skyferry.http.problems import document_errors, install_problem_handlers, problem_response
 from skyferry.http.security import ApiKeyGuard
 from skyferry.jobs import api as jobs_api
-from skyferry.jobs.engine import JobEngine
+from skyferry.jobs.current import claim_engine
+from skyferry.jobs.deferred import DeferredJobs
 from skyferry.logs import configure_logging
 from skyferry.platform import Platform, open_platform
 from skyferry.service import Service
 from skyferry.storage.errors import StorageError, StorageFullError, StorageReadOnlyError
-from skyferry.storage.sql import check_database
+
+if TYPE_CHECKING:
+    from skyferry.jobs.engine import JobEngine
 
 
 @dataclass(frozen=True)
@@ -64,15 +67,24 @@ def load_setup(
 
 
 @asynccontextmanager
-async def running(setup: Setup) -> AsyncIterator[tuple[Platform, JobEngine]]:
+async def running(setup: Setup) -> AsyncIterator[tuple[Platform, JobEngine | DeferredJobs]]:
     """Open the platform and start the job engine; stop both on the way out.
 
-    The engine stops on a thread, so running jobs can finish on this loop while it waits.
+    With ``SKYFERRY_DEFER_CONNECTIONS`` a process that runs no jobs launches its engine on the
+    first job command instead (``DeferredJobs``). The engine stops on a thread, so running jobs
+    can finish on this loop while it waits.
     """
     configure_logging(setup.settings)
     async with open_platform(setup.settings, setup.services) as platform:
-        engine = JobEngine(platform, run_workers=setup.run_workers)
-        await engine.start()
+        engine: JobEngine | DeferredJobs
+        if setup.settings.defer_connections and not setup.run_workers:
+            engine = DeferredJobs(platform)
+            claim_engine(engine)
+        else:
+            from skyferry.jobs.engine import JobEngine
+
+            engine = JobEngine(platform, run_workers=setup.run_workers)
+            await engine.start()
         try:
             yield platform, engine
         finally:
@@ -230,6 +242,8 @@ def _add_operations_routes(app: FastAPI) -> None:
         platform: Platform = app.state.skyferry
         down: dict[str, str] = {}
         states: dict[str, str] = {}
+        from skyferry.storage.sql import check_database
+
         try:
             await asyncio.to_thread(check_database, platform.database)
         except StorageError as exc:

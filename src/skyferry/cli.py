@@ -35,8 +35,9 @@ app.add_typer(db_app, name="db")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(lambda_app, name="lambda")
 for _loaded in service.load(list(service.installed())):
-    if _loaded.cli is not None:
-        app.add_typer(_loaded.cli, name=_loaded.name)
+    _commands = _loaded.command_line()
+    if _commands is not None:
+        app.add_typer(_commands, name=_loaded.name)
 
 
 AppPath = Annotated[
@@ -204,6 +205,7 @@ def worker(app_path: AppPath = None) -> None:
     import asyncio
 
     from skyferry.app import running
+    from skyferry.jobs.engine import JobEngine
 
     _, setup = _setup(app_path, run_workers=True, role="worker")
 
@@ -213,6 +215,7 @@ def worker(app_path: AppPath = None) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         async with running(setup) as (_, engine):
+            assert isinstance(engine, JobEngine)  # a worker's engine starts with the process
             console.print(f"worker {engine.executor_id} running; SIGTERM to stop")
             await stop.wait()
             console.print("stopping: letting running jobs finish")

@@ -13,14 +13,15 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-import sqlalchemy as sa
-import typer
 from fastapi import APIRouter
 from pydantic import BaseModel
 
 from skyferry.config import ConfigurationError
 
 if TYPE_CHECKING:
+    import sqlalchemy as sa
+    import typer
+
     from skyferry.config import Settings
     from skyferry.resources import Resource
 
@@ -70,11 +71,16 @@ class Service(Generic[S]):
     - ``router(settings)``: its HTTP routes, built once per app from the core settings (its own
       settings are ``settings.of(Model)``).
     - ``settings``: a pydantic model read from ``SKYFERRY_<NAME>__<FIELD>``.
-    - ``tables`` and ``migrations``: its SQLAlchemy metadata and Alembic versions folder; its
-      migrations are a branch of their own (``branch_labels = ("<name>",)``) off the core's.
+    - ``tables`` and ``migrations``: its SQLAlchemy metadata (or a function returning it) and
+      Alembic versions folder; its migrations are a branch of their own
+      (``branch_labels = ("<name>",)``) off the core's.
     - ``resources``: what its jobs and routes share, opened once per process (stores, provider
       clients, shared limits); reached with ``ctx.get(resource)`` or ``Depends(resource)``.
-    - ``cli``: a typer app, mounted as ``skyferry <name> …``.
+    - ``cli``: a typer app (or a function returning it), mounted as ``skyferry <name> …``.
+
+    Given as functions, the tables and the CLI are imported only by the processes that use
+    them (migrations, the CLI): a Lambda function serving the routes then does not import
+    SQLAlchemy or typer for them at start-up.
     - ``events``: handlers for non-HTTP Lambda events, by source: ``"sqs"``, ``"s3"``,
       ``"sns"``, ``"eventbridge"`` (see ``skyferry.runtimes.lambda_events``).
     - ``schedules``: ``Schedule`` objects, work run on a timer (an EventBridge rule on Lambda).
@@ -87,10 +93,10 @@ class Service(Generic[S]):
     name: str
     router: Callable[[Settings], APIRouter] | None = None
     settings: type[S] | None = None
-    tables: sa.MetaData | None = None
+    tables: sa.MetaData | Callable[[], sa.MetaData] | None = None
     migrations: Path | None = None
     resources: Sequence[Resource[Any]] = ()
-    cli: typer.Typer | None = None
+    cli: typer.Typer | Callable[[], typer.Typer] | None = None
     events: Mapping[str, EventHandler] = field(default_factory=dict)
     schedules: Sequence[Schedule] = ()
     pages: Sequence[str] = ()
@@ -120,6 +126,23 @@ class Service(Generic[S]):
             raise ValueError(
                 f"service {self.name!r}: migrations folder {self.migrations} is missing"
             )
+
+
+    def metadata(self) -> sa.MetaData | None:
+        """Its tables, imported now if given as a function."""
+        import sqlalchemy as sa
+
+        if self.tables is None or isinstance(self.tables, sa.MetaData):
+            return self.tables
+        return self.tables()
+
+    def command_line(self) -> typer.Typer | None:
+        """Its typer app, imported now if given as a function (a typer app is callable too)."""
+        import typer
+
+        if self.cli is None or isinstance(self.cli, typer.Typer):
+            return self.cli
+        return self.cli()
 
 
 def installed() -> dict[str, str]:

@@ -276,10 +276,34 @@ def test_the_module_handler_starts_the_app_once_from_the_environment(
         gc.unfreeze()  # the handler froze this test process's heap
 
 
+def test_an_unreachable_database_fails_the_routes_that_need_it_not_the_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # the API function defers its connections: liveness answers, data routes say 503
+    monkeypatch.setenv("SKYFERRY_DATABASE_URL", "postgresql://nobody:secret@127.0.0.1:1/none")
+    monkeypatch.setenv("SKYFERRY_BLOB_URL", f"file://{tmp_path}/blobs")
+    monkeypatch.setenv("SKYFERRY_SERVICES", "inventory")
+    aws_lambda.instance.reset()
+    try:
+        health = aws_lambda.handler(http_api_event("GET", "/health"), CONTEXT)
+        assert health["statusCode"] == 200
+        for path in ("/inventory/ANCHOR-1", "/jobs", "/ready"):
+            answer = aws_lambda.handler(http_api_event("GET", path), CONTEXT)
+            assert answer["statusCode"] == 503, (path, answer)
+            assert answer["headers"]["content-type"] == "application/problem+json"
+            assert "secret" not in answer["body"]
+            if path != "/ready":
+                assert answer["headers"]["retry-after"]
+    finally:
+        aws_lambda.instance.reset()
+        gc.unfreeze()
+
+
 def test_a_failed_start_answers_each_event_and_leaks_no_loop(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("SKYFERRY_DATABASE_URL", "postgresql://nobody:secret@127.0.0.1:1/none")
+    # what fails a start now: settings that do not validate (no such database scheme)
+    monkeypatch.setenv("SKYFERRY_DATABASE_URL", "mysql://nobody:secret@127.0.0.1:1/none")
     monkeypatch.setenv("SKYFERRY_BLOB_URL", f"file://{tmp_path}/blobs")
     monkeypatch.setattr(aws_lambda, "RESTART_INTERVAL_SECONDS", 0.0)
     aws_lambda.instance.reset()

@@ -113,24 +113,29 @@ def function_app(settings: Settings | None, *, run_workers: bool) -> FastAPI:
     """The app a function runs: a team's own when ``SKYFERRY_APP`` names one (as the CLI's
     ``APP`` argument does), else skyferry's own.
 
-    A team's app reads its settings from the environment when its module calls
-    ``skyferry.install``, so ``run_workers`` reaches it through ``SKYFERRY_WORKERS``, the
-    environment twin the CLI sets too: the API function must not run jobs, the worker must.
+    The API function defers its connections (``SKYFERRY_DEFER_CONNECTIONS``, unless the
+    function sets it): its init phase then imports neither SQLAlchemy nor DBOS, and an event
+    that needs no database or job never pays for them. A team's app reads its settings from
+    the environment when its module calls ``skyferry.install``, so both choices reach it
+    through their environment twins, as the CLI's flags do: the API function must not run
+    jobs, the worker must. ``settings``, when given, are used as they are.
     """
     from skyferry.app import create_app, import_app
     from skyferry.config import load_settings
 
+    os.environ["SKYFERRY_WORKERS"] = "true" if run_workers else "false"
+    if not run_workers:
+        os.environ.setdefault("SKYFERRY_DEFER_CONNECTIONS", "true")
     settings = settings or load_settings()
     if settings.app is None:
         return create_app(settings, run_workers=run_workers)
-    os.environ["SKYFERRY_WORKERS"] = "true" if run_workers else "false"
     return import_app(settings.app)
 
 
 def wake_workers_on_submit(settings: Settings) -> None:
     """With a wake queue set, every submit in this process also wakes the worker function."""
     if settings.lambda_wake_queue_url:
-        from skyferry.jobs.engine import current_engine, use_engine
+        from skyferry.jobs.current import current_engine, use_engine
         from skyferry.runtimes.lambda_wake import Waker, WakingJobs
 
         waker = Waker(settings, settings.lambda_wake_queue_url)

@@ -73,7 +73,8 @@ class LambdaWorker:
         return self._loop.run_until_complete(self._drive(context))
 
     async def _drive(self, context: Any) -> dict[str, Any]:
-        from skyferry.jobs.engine import JobEngine, current_engine
+        from skyferry.jobs.current import current_engine
+        from skyferry.jobs.engine import JobEngine
         from skyferry.jobs.models import JobStatus
         from skyferry.runtimes.lambda_wake import WakingJobs
 
