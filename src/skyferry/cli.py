@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -13,6 +14,7 @@ import typer
 from fastapi import FastAPI
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
 from skyferry import service
 from skyferry.config import ConfigurationError
@@ -24,8 +26,41 @@ from skyferry.runtimes.lambda_cli import app as lambda_app
 if TYPE_CHECKING:
     from skyferry.app import Setup
 
+
+class _WithServiceCommands(TyperGroup):
+    """skyferry's own commands, then each installed service's under its name, imported only
+    when asked for: ``skyferry serve`` then imports just the services it serves (each brings
+    its routes, tables, jobs and clients), and ``skyferry <service> …`` just that service.
+    ``--help`` lists them all, so it imports them all."""
+
+    # ctx and commands are of the click that typer vendors privately (typer._click): Any here
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        own = super().list_commands(ctx)
+        return [*own, *(name for name in _installed_services() if name not in own)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        found = super().get_command(ctx, cmd_name)
+        if found is not None or cmd_name not in _installed_services():
+            return found
+        (loaded,) = service.load([cmd_name])
+        commands = loaded.command_line()
+        if commands is None:
+            return None
+        group = typer.main.get_group(commands)
+        group.name = cmd_name
+        return group
+
+
+@functools.cache
+def _installed_services() -> list[str]:
+    return sorted(service.installed())
+
+
 app = typer.Typer(
-    help="skyferry: one web service and its durable jobs, anywhere.", no_args_is_help=True
+    cls=_WithServiceCommands,
+    help="skyferry: one web service and its durable jobs, anywhere.",
+    no_args_is_help=True,
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 jobs_app = typer.Typer(
@@ -34,10 +69,6 @@ jobs_app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(lambda_app, name="lambda")
-for _loaded in service.load(list(service.installed())):
-    _commands = _loaded.command_line()
-    if _commands is not None:
-        app.add_typer(_commands, name=_loaded.name)
 
 
 AppPath = Annotated[
