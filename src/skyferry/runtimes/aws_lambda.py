@@ -8,13 +8,15 @@ invocation's time (see ``lambda_worker``).
 
 Both start skyferry's own app, or a team's own named by ``SKYFERRY_APP=module:app`` (what
 ``skyferry serve app:app`` serves). Settings come from the function's environment as
-everywhere else. A Lambda instance has only
-``/tmp`` to write to and is replaced at will, so point ``SKYFERRY_DATABASE_URL`` at Postgres and
-``SKYFERRY_BLOB_URL`` at S3, and apply the schema with ``skyferry db upgrade`` when deploying.
+everywhere else. A Lambda instance has only ``/tmp`` to write to and is replaced at will, so
+point ``SKYFERRY_DATABASE_URL`` at Postgres and ``SKYFERRY_BLOB_URL`` at S3, and apply the
+schema with ``skyferry db upgrade`` when deploying.
 
 The app starts in Lambda's init phase (when Lambda imports this module, it names the handler in
 ``_HANDLER``), which is billed at most once per instance and runs at full CPU; every event then
-reuses it and the one event loop it runs on.
+reuses it and the one event loop it runs on. The API function's start defers the database,
+the blob store and the job engine to their first use (``function_app``), so this module and
+that start import neither SQLAlchemy nor DBOS.
 """
 
 from __future__ import annotations
