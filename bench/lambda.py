@@ -9,6 +9,10 @@ Gateway HTTP API payload). The peers take turns over interleaved rounds; reporte
 median. What the deferral moves is measured too: skyferry's first `GET /jobs` event, after
 the warm events, which imports DBOS and SQLAlchemy and launches the job engine.
 
+The best round and the CPU time the process used until that answer (``time.process_time()``)
+are reported beside the median wall time: on a shared machine they depend far less on what
+else runs.
+
 Warm: in each process, after the first event, `--events` more `GET /health` events through the
 handler, one after another (Lambda gives an instance one event at a time); events per second,
 the median over rounds.
@@ -84,6 +88,7 @@ context = SimpleNamespace(aws_request_id="bench", function_name="bench")
 first = handler(event, context)
 assert first["statusCode"] == 200, first
 cold = time.perf_counter()
+cold_cpu = time.process_time()
 start = time.perf_counter()
 for _ in range(events):
     handler(event, context)
@@ -95,7 +100,9 @@ if len(sys.argv) > 3:  # skyferry: the first job route, which launches the defer
     answer = handler(jobs, context)
     assert answer["statusCode"] == 200, answer
     first_job = time.perf_counter() - start
-print(json.dumps({"first_answer_at": cold, "warm_per_second": warm, "first_job": first_job}))
+print(json.dumps({
+    "first_answer_at": cold, "cold_cpu": cold_cpu, "warm_per_second": warm, "first_job": first_job
+}))
 import os
 os._exit(0)  # what Lambda does to an instance: no shutdown
 """
@@ -126,6 +133,7 @@ def run(code: str, env: dict[str, str], events: int, *extra: str) -> dict[str, f
     # from the spawn here to the first answer there
     sample = {
         "cold_seconds": measured["first_answer_at"] - started,
+        "cold_cpu_seconds": measured["cold_cpu"],
         "warm_per_second": measured["warm_per_second"],
         "process_seconds": ended - started,
     }
@@ -179,6 +187,9 @@ def main() -> None:
     def median(peer: str, key: str) -> float:
         return statistics.median(sample[key] for sample in samples[peer])
 
+    def best(peer: str, key: str) -> float:
+        return min(sample[key] for sample in samples[peer])
+
     result: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": (
@@ -187,12 +198,20 @@ def main() -> None:
         "rounds": rounds,
         "events": events,
         "cold_seconds": {p: round(median(p, "cold_seconds"), 3) for p in samples},
+        "cold_cpu_seconds": {p: round(median(p, "cold_cpu_seconds"), 3) for p in samples},
+        "cold_best_seconds": {p: round(best(p, "cold_seconds"), 3) for p in samples},
         "warm_per_second": {p: round(median(p, "warm_per_second"), 1) for p in samples},
         "first_job_seconds": round(median("skyferry", "first_job_seconds"), 3),
         "samples": samples,
     }
     result["cold_ratio"] = round(
         result["cold_seconds"]["skyferry"] / result["cold_seconds"]["bare"], 3
+    )
+    result["cold_best_ratio"] = round(
+        result["cold_best_seconds"]["skyferry"] / result["cold_best_seconds"]["bare"], 3
+    )
+    result["cold_cpu_ratio"] = round(
+        result["cold_cpu_seconds"]["skyferry"] / result["cold_cpu_seconds"]["bare"], 3
     )
     result["warm_ratio"] = round(
         result["warm_per_second"]["skyferry"] / result["warm_per_second"]["bare"], 3
@@ -201,6 +220,8 @@ def main() -> None:
     cold, warm = result["cold_seconds"], result["warm_per_second"]
     rows = [
         ("cold start to first answer, s", cold, result["cold_ratio"]),
+        ("the same, best round, s", result["cold_best_seconds"], result["cold_best_ratio"]),
+        ("CPU time to first answer, s", result["cold_cpu_seconds"], result["cold_cpu_ratio"]),
         ("warm `GET /health` events/s", warm, result["warm_ratio"]),
     ]
     print("| lambda | skyferry | bare FastAPI + Mangum | ratio |")
