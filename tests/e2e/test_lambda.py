@@ -8,6 +8,7 @@ import base64
 import gc
 import json
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -380,3 +381,36 @@ def test_skyferry_lambda_invoke_prints_the_answer(tmp_path: Path) -> None:
     answer = json.loads(done.stdout)
     assert answer["statusCode"] == 200
     assert json.loads(answer["body"])["status"] == "ok"
+
+
+def test_the_api_functions_first_health_check_imports_no_database_or_job_library(
+    tmp_path: Path,
+) -> None:
+    # what a cold start costs is mostly imports: a fresh process, as a new Lambda instance is
+    probe = """
+import json, sys
+from types import SimpleNamespace
+from skyferry.runtimes.aws_lambda import handler  # starts the app: Lambda's init phase
+event = json.loads(sys.argv[1])
+answer = handler(event, SimpleNamespace(aws_request_id="cold"))
+heavy = ("sqlalchemy", "psycopg", "dbos", "alembic", "obstore", "boto3", "typer", "httpx")
+loaded = [m for m in heavy if m in sys.modules]
+print(json.dumps({"status": answer["statusCode"], "loaded": loaded}))
+"""
+    env = skyferry_env(
+        tmp_path,
+        "postgresql://nobody@127.0.0.1:1/none",  # never connected to: nothing needs it
+        SKYFERRY_SERVICES="inventory",
+        SKYFERRY_AUTO_MIGRATE="false",
+        AWS_LAMBDA_FUNCTION_NAME="skyferry-api",
+        _HANDLER="skyferry.runtimes.aws_lambda.handler",
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, json.dumps(http_api_event("GET", "/health"))],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert json.loads(done.stdout.splitlines()[-1]) == {"status": 200, "loaded": []}
