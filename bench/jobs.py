@@ -172,6 +172,7 @@ def noop_run(
 
     async def measure(setup: Setup) -> tuple[dict[str, Any], dict[str, Any]]:
         async with running(setup) as (_, engine):
+            assert isinstance(engine, JobEngine)  # get_many: the real engine's
             loaded = await run_noop_jobs(engine, count, http_url, in_flight=32)
             idle = await run_noop_jobs(engine, 50, http_url, in_flight=1)
         return loaded, idle

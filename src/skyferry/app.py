@@ -10,10 +10,11 @@ same process fails with a clear message, because DBOS keeps one engine per proce
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -21,18 +22,21 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp
 
 from skyferry import __version__, service
-from skyferry.config import Settings, attach_services, load_settings
+from skyferry.config import ConfigurationError, Settings, attach_services, load_settings
 from skyferry.errors import RETRY_AFTER_SECONDS
 from skyferry.http.middleware import EdgeMiddleware
 from skyferry.http.problems import document_errors, install_problem_handlers, problem_response
 from skyferry.http.security import ApiKeyGuard
 from skyferry.jobs import api as jobs_api
-from skyferry.jobs.engine import JobEngine
+from skyferry.jobs.current import claim_engine
+from skyferry.jobs.deferred import DeferredJobs
 from skyferry.logs import configure_logging
 from skyferry.platform import Platform, open_platform
 from skyferry.service import Service
 from skyferry.storage.errors import StorageError, StorageFullError, StorageReadOnlyError
-from skyferry.storage.sql import check_database
+
+if TYPE_CHECKING:
+    from skyferry.jobs.engine import JobEngine
 
 
 @dataclass(frozen=True)
@@ -63,15 +67,24 @@ def load_setup(
 
 
 @asynccontextmanager
-async def running(setup: Setup) -> AsyncIterator[tuple[Platform, JobEngine]]:
+async def running(setup: Setup) -> AsyncIterator[tuple[Platform, JobEngine | DeferredJobs]]:
     """Open the platform and start the job engine; stop both on the way out.
 
-    The engine stops on a thread, so running jobs can finish on this loop while it waits.
+    With ``SKYFERRY_DEFER_CONNECTIONS`` a process that runs no jobs launches its engine on the
+    first job command instead (``DeferredJobs``). The engine stops on a thread, so running jobs
+    can finish on this loop while it waits.
     """
     configure_logging(setup.settings)
     async with open_platform(setup.settings, setup.services) as platform:
-        engine = JobEngine(platform, run_workers=setup.run_workers)
-        await engine.start()
+        engine: JobEngine | DeferredJobs
+        if setup.settings.defer_connections and not setup.run_workers:
+            engine = DeferredJobs(platform)
+            claim_engine(engine)
+        else:
+            from skyferry.jobs.engine import JobEngine
+
+            engine = JobEngine(platform, run_workers=setup.run_workers)
+            await engine.start()
         try:
             yield platform, engine
         finally:
@@ -108,6 +121,29 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
     )
     _prepare(app, setup)
     return app
+
+
+def import_app(path: str) -> FastAPI:
+    """A team's own app from ``module:attribute``, imported from the current directory as
+    uvicorn does; its module calls ``skyferry.install``, which reads the settings then.
+
+    ``ConfigurationError`` when the path is malformed, the module's settings are invalid, or
+    the attribute is not a FastAPI app with skyferry installed.
+    """
+    import importlib
+
+    module_name, sep, attribute = path.partition(":")
+    if not sep or not module_name or not attribute:
+        raise ConfigurationError(f"expected module:attribute (e.g. app:app), got {path!r}")
+    if "" not in sys.path:
+        sys.path.insert(0, "")
+    module = importlib.import_module(module_name)
+    found = getattr(module, attribute, None)
+    if not isinstance(found, FastAPI):
+        raise ConfigurationError(f"{path} is not a FastAPI app")
+    if not isinstance(getattr(found.state, "skyferry_setup", None), Setup):
+        raise ConfigurationError(f"{path} has no skyferry: call skyferry.install(app) on it")
+    return found
 
 
 def setup_of(app: FastAPI) -> Setup:
@@ -206,6 +242,8 @@ def _add_operations_routes(app: FastAPI) -> None:
         platform: Platform = app.state.skyferry
         down: dict[str, str] = {}
         states: dict[str, str] = {}
+        from skyferry.storage.sql import check_database
+
         try:
             await asyncio.to_thread(check_database, platform.database)
         except StorageError as exc:

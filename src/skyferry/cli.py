@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -13,6 +14,7 @@ import typer
 from fastapi import FastAPI
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
 from skyferry import service
 from skyferry.config import ConfigurationError
@@ -24,8 +26,41 @@ from skyferry.runtimes.lambda_cli import app as lambda_app
 if TYPE_CHECKING:
     from skyferry.app import Setup
 
+
+class _WithServiceCommands(TyperGroup):
+    """skyferry's own commands, then each installed service's under its name, imported only
+    when asked for: ``skyferry serve`` then imports just the services it serves (each brings
+    its routes, tables, jobs and clients), and ``skyferry <service> …`` just that service.
+    ``--help`` lists them all, so it imports them all."""
+
+    # ctx and commands are of the click that typer vendors privately (typer._click): Any here
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        own = super().list_commands(ctx)
+        return [*own, *(name for name in _installed_services() if name not in own)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        found = super().get_command(ctx, cmd_name)
+        if found is not None or cmd_name not in _installed_services():
+            return found
+        (loaded,) = service.load([cmd_name])
+        commands = loaded.command_line()
+        if commands is None:
+            return None
+        group = typer.main.get_group(commands)
+        group.name = cmd_name
+        return group
+
+
+@functools.cache
+def _installed_services() -> list[str]:
+    return sorted(service.installed())
+
+
 app = typer.Typer(
-    help="skyferry: one web service and its durable jobs, anywhere.", no_args_is_help=True
+    cls=_WithServiceCommands,
+    help="skyferry: one web service and its durable jobs, anywhere.",
+    no_args_is_help=True,
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 jobs_app = typer.Typer(
@@ -34,9 +69,6 @@ jobs_app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(lambda_app, name="lambda")
-for _loaded in service.load(list(service.installed())):
-    if _loaded.cli is not None:
-        app.add_typer(_loaded.cli, name=_loaded.name)
 
 
 AppPath = Annotated[
@@ -51,25 +83,13 @@ AppPath = Annotated[
 
 
 def _import_app(path: str) -> FastAPI:
-    """Import ``module:attribute`` from the current directory, as uvicorn does."""
-    import importlib
+    from skyferry.app import import_app
 
-    module_name, sep, attribute = path.partition(":")
-    if not sep or not module_name or not attribute:
-        console.print(f"[red]expected module:attribute (e.g. app:app), got {path!r}[/red]")
-        raise typer.Exit(2)
-    if "" not in sys.path:
-        sys.path.insert(0, "")
     try:
-        module = importlib.import_module(module_name)
+        return import_app(path)
     except ConfigurationError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
-    found = getattr(module, attribute, None)
-    if not isinstance(found, FastAPI):
-        console.print(f"[red]{path} is not a FastAPI app[/red]")
-        raise typer.Exit(2)
-    return found
 
 
 def _setup(
@@ -95,9 +115,6 @@ def _setup(
     except ConfigurationError as exc:
         # one line whatever the terminal's width: it is what the reader needs to act on
         console.print(f"[red]{exc}[/red]", soft_wrap=True)
-        raise typer.Exit(2) from None
-    except TypeError as exc:
-        console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
 
 
@@ -219,6 +236,7 @@ def worker(app_path: AppPath = None) -> None:
     import asyncio
 
     from skyferry.app import running
+    from skyferry.jobs.engine import JobEngine
 
     _, setup = _setup(app_path, run_workers=True, role="worker")
 
@@ -228,6 +246,7 @@ def worker(app_path: AppPath = None) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         async with running(setup) as (_, engine):
+            assert isinstance(engine, JobEngine)  # a worker's engine starts with the process
             console.print(f"worker {engine.executor_id} running; SIGTERM to stop")
             await stop.wait()
             console.print("stopping: letting running jobs finish")

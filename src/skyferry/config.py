@@ -219,8 +219,21 @@ class Settings(BaseSettings):
             "installed service for skyferry's own app, none for a team's app (install)."
         ),
     )
+    app: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$",
+        description="A team's own app, module:attribute, that called skyferry.install: what the "
+        "CLI's APP argument and the Lambda handlers start instead of skyferry's own.",
+    )
     max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     workers: bool = Field(default=True, description="Run job workers inside `serve`.")
+    defer_connections: bool = Field(
+        default=False,
+        description="Open the database, and a process's job engine when it runs no workers, "
+        "on first use rather than at start-up, skipping the start-up check that the databases "
+        "exist: set by the Lambda API handler, so an event that needs neither (GET /health, "
+        "a DynamoDB read) never pays for them.",
+    )
     auto_migrate: bool | None = Field(
         default=None,
         description="Apply schema migrations at start-up; unset means only on SQLite.",

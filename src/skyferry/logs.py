@@ -26,7 +26,8 @@ class _CancelIsNotAnError(logging.Filter):
     INFO line."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and record.levelno >= logging.ERROR:
+        # no DBOS imported, no DBOS error (and a log line must not import it)
+        if record.exc_info and record.levelno >= logging.ERROR and "dbos" in sys.modules:
             from dbos import error as dbos_errors
 
             cancelled = (
@@ -41,6 +42,8 @@ class _CancelIsNotAnError(logging.Filter):
 
 
 def _current_job_id() -> str | None:
+    if "dbos" not in sys.modules:
+        return None  # no engine has started in this process, so no job runs in it
     try:
         from dbos import DBOS
 

@@ -8,19 +8,19 @@ the first is open is an error, not a silent share.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
-
-from sqlalchemy.engine import Engine
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from skyferry.config import Settings
 from skyferry.resources import Resource
 from skyferry.service import Service
-from skyferry.storage.blobs import BlobStore, open_blob_store
-from skyferry.storage.preflight import require_databases
-from skyferry.storage.sql import open_database
+from skyferry.storage.blobs import BlobStore
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 T = TypeVar("T")
 
@@ -31,11 +31,43 @@ class PlatformError(RuntimeError):
 
 @dataclass
 class Platform:
+    """What a process opened; the database engine and the blob store are built on first use
+    (their libraries are imported then), from any thread."""
+
     settings: Settings
-    database: Engine
-    blobs: BlobStore
     services: Sequence[Service[Any]]
     _resources: dict[str, Any] = field(default_factory=dict)
+    _database: Engine | None = None
+    _blobs: BlobStore | None = None
+    _opening: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def blobs(self) -> BlobStore:
+        if self._blobs is None:
+            with self._opening:
+                if self._blobs is None:
+                    from skyferry.storage.blobs import open_blob_store
+
+                    self._blobs = open_blob_store(
+                        self.settings.blob_url,
+                        endpoint_url=self.settings.aws_endpoint_url,
+                        min_free_bytes=self.settings.blob_min_free_bytes,
+                    )
+        return self._blobs
+
+    @property
+    def database(self) -> Engine:
+        if self._database is None:
+            with self._opening:
+                if self._database is None:
+                    from skyferry.storage.sql import open_database
+
+                    self._database = open_database(self.settings)
+        return self._database
+
+    def close(self) -> None:
+        if self._database is not None:
+            self._database.dispose()
 
     def resource(self, resource: Resource[T]) -> T:
         try:
@@ -61,13 +93,7 @@ def current() -> Platform:
 def build(settings: Settings, services: Sequence[Service[Any]]) -> Platform:
     """The platform's parts, not yet connected (engines connect on first use)."""
     settings.ensure_local_dirs()
-    database = open_database(settings)
-    blobs = open_blob_store(
-        settings.blob_url,
-        endpoint_url=settings.aws_endpoint_url,
-        min_free_bytes=settings.blob_min_free_bytes,
-    )
-    return Platform(settings=settings, database=database, blobs=blobs, services=services)
+    return Platform(settings=settings, services=services)
 
 
 @asynccontextmanager
@@ -85,9 +111,16 @@ async def open_platform(
     platform = build(settings, services)
     _current = platform
     try:
-        # a missing database is one line saying how to create it, also under a team's own
-        # server (skyferry's commands check before they start one, so no traceback is logged)
-        await asyncio.to_thread(require_databases, settings)
+        if not settings.defer_connections:
+            # a missing database is one line saying how to create it, also under a team's own
+            # server (skyferry's commands check before they start one, so no traceback is
+            # logged)
+            from skyferry.storage.preflight import require_databases
+
+            await asyncio.to_thread(require_databases, settings)
+            # built now, so that a bad URL stops the start
+            platform.database  # noqa: B018
+            platform.blobs  # noqa: B018
         if settings.migrate_on_start if migrate is None else migrate:
             # imported here: Alembic costs a Lambda cold start a tenth of a second, and only
             # processes that migrate (SQLite at start-up, `skyferry db upgrade`) need it
@@ -103,4 +136,4 @@ async def open_platform(
             yield platform
     finally:
         _current = None
-        platform.database.dispose()
+        platform.close()

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, PackageNotFoundError, distribution, entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-import sqlalchemy as sa
-import typer
 from fastapi import APIRouter
 from pydantic import BaseModel
 
@@ -22,6 +20,9 @@ from skyferry.config import ConfigurationError
 from skyferry.jobs.retry import Retry
 
 if TYPE_CHECKING:
+    import sqlalchemy as sa
+    import typer
+
     from skyferry.config import Settings
     from skyferry.jobs.fanout import FanOutResult
     from skyferry.resources import Resource
@@ -114,11 +115,16 @@ class Service(Generic[S]):
     - ``router(settings)``: its HTTP routes, built once per app from the core settings (its own
       settings are ``settings.of(Model)``).
     - ``settings``: a pydantic model read from ``SKYFERRY_<NAME>__<FIELD>``.
-    - ``tables`` and ``migrations``: its SQLAlchemy metadata and Alembic versions folder; its
-      migrations are a branch of their own (``branch_labels = ("<name>",)``) off the core's.
+    - ``tables`` and ``migrations``: its SQLAlchemy metadata (or a function returning it) and
+      Alembic versions folder; its migrations are a branch of their own
+      (``branch_labels = ("<name>",)``) off the core's.
     - ``resources``: what its jobs and routes share, opened once per process (stores, provider
       clients, shared limits); reached with ``ctx.get(resource)`` or ``Depends(resource)``.
-    - ``cli``: a typer app, mounted as ``skyferry <name> …``.
+    - ``cli``: a typer app (or a function returning it), mounted as ``skyferry <name> …``.
+
+    Given as functions, the tables and the CLI are imported only by the processes that use
+    them (migrations, the CLI): a Lambda function serving the routes then does not import
+    SQLAlchemy or typer for them at start-up.
     - ``events``: handlers for non-HTTP Lambda events, by source: ``"sqs"``, ``"s3"``,
       ``"sns"``, ``"eventbridge"`` (see ``skyferry.runtimes.lambda_events``).
     - ``schedules``: ``Schedule`` objects, work run on a timer (an EventBridge rule on Lambda).
@@ -133,10 +139,10 @@ class Service(Generic[S]):
     name: str
     router: Callable[[Settings], APIRouter] | None = None
     settings: type[S] | None = None
-    tables: sa.MetaData | None = None
+    tables: sa.MetaData | Callable[[], sa.MetaData] | None = None
     migrations: Path | None = None
     resources: Sequence[Resource[Any]] = ()
-    cli: typer.Typer | None = None
+    cli: typer.Typer | Callable[[], typer.Typer] | None = None
     events: Mapping[str, EventHandler] = field(default_factory=dict)
     schedules: Sequence[Schedule] = ()
     pages: Sequence[str] = ()
@@ -168,10 +174,44 @@ class Service(Generic[S]):
                 f"service {self.name!r}: migrations folder {self.migrations} is missing"
             )
 
+    def metadata(self) -> sa.MetaData | None:
+        """Its tables, imported now if given as a function."""
+        import sqlalchemy as sa
+
+        if self.tables is None or isinstance(self.tables, sa.MetaData):
+            return self.tables
+        return self.tables()
+
+    def command_line(self) -> typer.Typer | None:
+        """Its typer app, imported now if given as a function (a typer app is callable too)."""
+        import typer
+
+        if self.cli is None or isinstance(self.cli, typer.Typer):
+            return self.cli
+        return self.cli()
+
 
 def installed() -> dict[str, str]:
     """Every service an installed package declares: name → ``module:attribute``."""
     return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def _entry_points(names: Sequence[str]) -> dict[str, EntryPoint]:
+    """The services' entry points by name: skyferry's own distribution's when it declares every
+    one of ``names`` (the built-in services), else every installed package's. Reading one
+    distribution takes a fraction of a millisecond; scanning them all, about 20 ms of each
+    start (of a Lambda cold start too) with a development environment's packages."""
+    try:
+        own = {
+            ep.name: ep
+            for ep in distribution("skyferry").entry_points
+            if ep.group == ENTRY_POINT_GROUP
+        }
+    except PackageNotFoundError:
+        own = {}
+    if all(name in own for name in names):
+        return own
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
 def load(names: Sequence[str]) -> list[Service[Any]]:
@@ -180,7 +220,7 @@ def load(names: Sequence[str]) -> list[Service[Any]]:
     Every process that shares a queue (API and workers) must load the same services, because a
     job runs only where its kind is registered; all of them read the same ``SKYFERRY_SERVICES``.
     """
-    available = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    available = _entry_points(names)
     missing = [name for name in names if name not in available]
     if missing:
         raise ServiceNotFoundError(

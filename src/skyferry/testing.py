@@ -26,7 +26,7 @@ from typing import Any, NamedTuple, TypeVar
 from pydantic import BaseModel
 
 from skyferry.jobs.context import JobContext
-from skyferry.jobs.engine import (
+from skyferry.jobs.current import (
     IdempotencyConflictError,
     JobNotFailedError,
     JobNotFinishedError,

@@ -47,7 +47,7 @@ DOWNLOAD = "/{dataset}.{extension}"
 CURSOR = "Invalid cursor"  # skyferry.http.cursors.InvalidCursorError
 FILENAME = "Invalid filename"  # skyferry.services.inventory.errors.InvalidFilenameError
 QUERY = "Invalid dataset query"  # skyferry.services.datasets.errors.InvalidQueryError
-KEY_REUSED = "Idempotency-Key reused"  # skyferry.jobs.engine.IdempotencyConflictError
+KEY_REUSED = "Idempotency-Key reused"  # skyferry.jobs.current.IdempotencyConflictError
 STALE = "Precondition failed"  # skyferry.services.inventory.errors.PreconditionFailedError
 EXPORT = "Not a library export"  # skyferry.services.library.errors.ExportError
 

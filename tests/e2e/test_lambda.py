@@ -8,6 +8,7 @@ import base64
 import gc
 import json
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -276,10 +277,34 @@ def test_the_module_handler_starts_the_app_once_from_the_environment(
         gc.unfreeze()  # the handler froze this test process's heap
 
 
+def test_an_unreachable_database_fails_the_routes_that_need_it_not_the_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # the API function defers its connections: liveness answers, data routes say 503
+    monkeypatch.setenv("SKYFERRY_DATABASE_URL", "postgresql://nobody:secret@127.0.0.1:1/none")
+    monkeypatch.setenv("SKYFERRY_BLOB_URL", f"file://{tmp_path}/blobs")
+    monkeypatch.setenv("SKYFERRY_SERVICES", "inventory")
+    aws_lambda.instance.reset()
+    try:
+        health = aws_lambda.handler(http_api_event("GET", "/health"), CONTEXT)
+        assert health["statusCode"] == 200
+        for path in ("/inventory/ANCHOR-1", "/jobs", "/ready"):
+            answer = aws_lambda.handler(http_api_event("GET", path), CONTEXT)
+            assert answer["statusCode"] == 503, (path, answer)
+            assert answer["headers"]["content-type"] == "application/problem+json"
+            assert "secret" not in answer["body"]
+            if path != "/ready":
+                assert answer["headers"]["retry-after"]
+    finally:
+        aws_lambda.instance.reset()
+        gc.unfreeze()
+
+
 def test_a_failed_start_answers_each_event_and_leaks_no_loop(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("SKYFERRY_DATABASE_URL", "postgresql://nobody:secret@127.0.0.1:1/none")
+    # what fails a start now: settings that do not validate (no such database scheme)
+    monkeypatch.setenv("SKYFERRY_DATABASE_URL", "mysql://nobody:secret@127.0.0.1:1/none")
     monkeypatch.setenv("SKYFERRY_BLOB_URL", f"file://{tmp_path}/blobs")
     monkeypatch.setattr(aws_lambda, "RESTART_INTERVAL_SECONDS", 0.0)
     aws_lambda.instance.reset()
@@ -356,3 +381,36 @@ def test_skyferry_lambda_invoke_prints_the_answer(tmp_path: Path) -> None:
     answer = json.loads(done.stdout)
     assert answer["statusCode"] == 200
     assert json.loads(answer["body"])["status"] == "ok"
+
+
+def test_the_api_functions_first_health_check_imports_no_database_or_job_library(
+    tmp_path: Path,
+) -> None:
+    # what a cold start costs is mostly imports: a fresh process, as a new Lambda instance is
+    probe = """
+import json, sys
+from types import SimpleNamespace
+from skyferry.runtimes.aws_lambda import handler  # starts the app: Lambda's init phase
+event = json.loads(sys.argv[1])
+answer = handler(event, SimpleNamespace(aws_request_id="cold"))
+heavy = ("sqlalchemy", "psycopg", "dbos", "alembic", "obstore", "boto3", "typer", "httpx")
+loaded = [m for m in heavy if m in sys.modules]
+print(json.dumps({"status": answer["statusCode"], "loaded": loaded}))
+"""
+    env = skyferry_env(
+        tmp_path,
+        "postgresql://nobody@127.0.0.1:1/none",  # never connected to: nothing needs it
+        SKYFERRY_SERVICES="inventory",
+        SKYFERRY_AUTO_MIGRATE="false",
+        AWS_LAMBDA_FUNCTION_NAME="skyferry-api",
+        _HANDLER="skyferry.runtimes.aws_lambda.handler",
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, json.dumps(http_api_event("GET", "/health"))],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert json.loads(done.stdout.splitlines()[-1]) == {"status": 200, "loaded": []}

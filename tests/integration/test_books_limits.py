@@ -14,7 +14,8 @@ import pytest
 import sqlalchemy as sa
 
 from skyferry.config import load_settings
-from skyferry.jobs.limits import SharedLimit, limit_slots
+from skyferry.jobs.limits import SharedLimit
+from skyferry.jobs.tables import limit_slots
 from skyferry.storage import migrations
 from skyferry.storage.sql import create_engine
 

@@ -20,8 +20,6 @@ from collections.abc import Iterable
 from http import HTTPStatus
 from typing import Any
 
-import psycopg
-import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -29,7 +27,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from skyferry.errors import RETRY_AFTER_SECONDS, DatabaseUnavailable, SkyferryError, status_title
-from skyferry.storage.sql import is_database_unreachable, is_statement_timeout
 
 log = logging.getLogger(__name__)
 
@@ -147,31 +144,50 @@ def install_problem_handlers(app: FastAPI) -> None:
             errors=errors,
         )
 
-    async def _database(request: Request, exc: Exception) -> JSONResponse:
-        # any route, any service: a database that is down or stuck is a 503, not a 500
-        if not (is_database_unreachable(exc) or is_statement_timeout(exc)):
-            return await _unexpected(request, exc)
-        cause = exc.orig if isinstance(exc, sa.exc.DBAPIError) and exc.orig else exc
-        log.warning(
-            "database unavailable: %s", type(cause).__name__, extra={"path": request.url.path}
-        )
-        return error_response(
-            request,
-            DatabaseUnavailable(
-                "the database is unreachable or too slow right now; try again shortly"
-            ),
-        )
-
-    app.add_exception_handler(sa.exc.SQLAlchemyError, _database)
-    app.add_exception_handler(psycopg.Error, _database)
-
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        unavailable = _database_unavailable(request, exc)
+        if unavailable is not None:
+            return unavailable
         # the trace goes to the log, never to the client
         log.exception("unhandled error", extra={"path": request.url.path})
         return problem_response(
             500, "the server hit an unexpected error; it has been logged", instance=request.url.path
         )
+
+
+_DRIVERS = ("sqlalchemy", "psycopg")
+
+
+def _is_database_error(exc: Exception) -> bool:
+    """Whether SQLAlchemy or psycopg raised ``exc``, told by the class's module: registering
+    handlers for their classes would import both in every process at start-up (a fifth of a
+    second of a Lambda cold start), and an error of theirs can only be raised once imported."""
+    return type(exc).__module__.partition(".")[0] in _DRIVERS
+
+
+def _database_unavailable(request: Request, exc: Exception) -> JSONResponse | None:
+    """Any route, any service: a database that is down or stuck is a 503, not a 500 (None:
+    ``exc`` is something else).
+
+    Answered from the last-resort handler, which Starlette calls outside the app's middleware,
+    so the 503 carries no CORS headers (as the 500 does not).
+    """
+    if not _is_database_error(exc):
+        return None
+    from skyferry.storage.sql import database_cause, is_database_unreachable, is_statement_timeout
+
+    if not (is_database_unreachable(exc) or is_statement_timeout(exc)):
+        return None
+    log.warning(
+        "database unavailable: %s",
+        type(database_cause(exc)).__name__,
+        extra={"path": request.url.path},
+    )
+    return error_response(
+        request,
+        DatabaseUnavailable("the database is unreachable or too slow right now; try again shortly"),
+    )
 
 
 def _allowed_methods(request: Request) -> list[str]:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from skyferry.http.problems import errors
-from skyferry.jobs.engine import JobNotFinishedError, Jobs, current_engine
+from skyferry.jobs.current import JobNotFinishedError, Jobs, current_engine
 from skyferry.jobs.kinds import Submission
 from skyferry.jobs.models import Job, JobPage, JobResult, JobStatus
 

@@ -20,7 +20,7 @@ import socket
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import sqlalchemy as sa
 from dbos import DBOS, DBOSClient, DBOSConfig, WorkflowHandleAsync
@@ -29,10 +29,25 @@ from pydantic import BaseModel
 
 from skyferry import __version__
 from skyferry.config import Settings
-from skyferry.errors import DatabaseUnavailable, Problem, SkyferryError
+from skyferry.errors import Problem
 from skyferry.http.cursors import decode_cursor, encode_cursor
 from skyferry.jobs.backlog import BacklogPublisher
-from skyferry.jobs.kinds import WORKFLOW_PREFIX, JobKind, Submission, kind_of_workflow
+from skyferry.jobs.current import (
+    IdempotencyConflictError,
+    JobNotFailedError,
+    JobNotFinishedError,
+    JobNotFoundError,
+    SubmitNotConfirmedError,
+    claim_engine,
+    use_engine,
+)
+from skyferry.jobs.kinds import (
+    WORKFLOW_PREFIX,
+    JobKind,
+    Submission,
+    kind_of_workflow,
+    register_workflows,
+)
 from skyferry.jobs.models import Job, JobPage, JobStatus, Progress
 from skyferry.jobs.records import DBOS_STATUSES, JobCursor, new_job_record, to_job
 from skyferry.jobs.tables import fanout_items, idempotency_keys, job_progress, workers
@@ -53,123 +68,6 @@ QUEUE_NAME = "skyferry-jobs"
 JOB_ID = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
 """What a job id looks like: ours are hex UUIDs, with dashes when derived from a key."""
 _IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d7a4e-2b9c-4f59-9a8e-5b1f0c3d2e71")
-
-
-class JobNotFoundError(SkyferryError):
-    status = 404
-    title = "Job not found"
-
-    def __init__(self, job_id: str) -> None:
-        super().__init__(f"no job with id {job_id!r}", job_id=job_id)
-        self.job_id = job_id
-
-
-class IdempotencyConflictError(SkyferryError):
-    """The Idempotency-Key was used before with a different request."""
-
-    status = 422
-    title = "Idempotency-Key reused"
-
-    def __init__(self, job_id: str) -> None:
-        super().__init__(
-            "this Idempotency-Key was already used for a different request "
-            f"(job {job_id}); use a new key for a new request",
-            job_id=job_id,
-        )
-        self.job_id = job_id
-
-
-class SubmitNotConfirmedError(DatabaseUnavailable):
-    """The database became unreachable during a submit: the job may or may not exist now.
-
-    ``job_id`` is the id the job has if it was created: ``GET /jobs/{job_id}`` tells, and a
-    submit repeated with the same Idempotency-Key returns that job instead of a second one.
-    """
-
-    def __init__(self, job_id: str) -> None:
-        super().__init__(
-            f"the database is unreachable; job {job_id} may not have been created. "
-            "Repeat the request with the same Idempotency-Key, or GET the job, once it is back",
-            job_id=job_id,
-        )
-        self.job_id = job_id
-
-
-class JobNotFinishedError(SkyferryError):
-    status = 409
-    title = "Job not finished"
-
-    def __init__(self, job: Job) -> None:
-        super().__init__(
-            f"job {job.id} is {job.status.value}; it has no result", job_status=job.status.value
-        )
-        self.job = job
-
-
-class JobNotFailedError(SkyferryError):
-    """Only a failed job can be retried: a running one is still trying, a finished one is done."""
-
-    status = 409
-    title = "Job not failed"
-
-    def __init__(self, job: Job) -> None:
-        super().__init__(
-            f"job {job.id} is {job.status.value}; only a failed job can be retried",
-            job_status=job.status.value,
-        )
-        self.job = job
-
-
-class EngineError(RuntimeError):
-    """The engine is used where none runs, or a second one is started in one process."""
-
-
-class Jobs(Protocol):
-    """What job handles and the ``/jobs`` routes ask of an engine: ``JobEngine`` (DBOS), or
-    ``skyferry.testing.InMemoryJobs`` in unit tests."""
-
-    async def submit(
-        self, kind: JobKind[Any, Any], params: BaseModel, idempotency_key: str | None = None
-    ) -> Submission: ...
-
-    async def get(self, job_id: str) -> Job: ...
-
-    async def list_jobs(
-        self,
-        *,
-        kind: str | None = None,
-        status: JobStatus | None = None,
-        limit: int = 50,
-        cursor: str | None = None,
-    ) -> JobPage: ...
-
-    async def cancel(self, job_id: str) -> Job: ...
-
-    async def retry(self, job_id: str) -> Job: ...
-
-    async def result(self, job_id: str) -> Any: ...
-
-    async def delete(self, job_id: str) -> None: ...
-
-
-_current: Jobs | None = None
-
-
-def use_engine(engine: Jobs | None) -> Jobs | None:
-    """Make ``engine`` this process's (None: none); returns the one it replaces."""
-    global _current
-    previous, _current = _current, engine
-    return previous
-
-
-def current_engine() -> Jobs:
-    """The job engine of this process (started by the app's lifespan or ``skyferry worker``)."""
-    if _current is None:
-        raise EngineError(
-            "no job engine runs in this process: submit jobs from a started app "
-            "(skyferry.install or create_app, under its lifespan) or a worker"
-        )
-    return _current
 
 
 def new_executor_id() -> str:
@@ -195,23 +93,20 @@ class JobEngine:
         """Launch DBOS on the running event loop: DBOS runs queued async jobs on the loop it was
         launched from, the loop that opened the services' resources (an HTTP client belongs to
         the loop it was opened on)."""
-        global _current
-        if _current is not None:
-            raise EngineError(
-                "a job engine already runs in this process: DBOS keeps one engine per "
-                "process, so start one app or worker per process"
-            )
-        _current = self
+        claim_engine(self)
         try:
-            await self._launch()
+            await self.launch()
         except BaseException:
-            _current = None
+            use_engine(None)
             raise
 
-    async def _launch(self) -> None:
+    async def launch(self) -> None:
+        """Start DBOS and the request client, without claiming the process's engine (for a
+        ``DeferredJobs`` that stands in for it)."""
         # DBOS's connects wait out an outage; a database that is not there at start-up is more
         # likely a wrong URL than an outage, and should stop the process with that message
         await asyncio.to_thread(check_database, self.platform.database)
+        register_workflows()
         DBOS(config=self._dbos_config())
         if not self.run_workers:
             DBOS.listen_queues([])
@@ -236,7 +131,6 @@ class JobEngine:
 
     def stop(self, grace_seconds: int | None = None) -> None:
         """Let running jobs finish for the grace period; what is left resumes on another worker."""
-        global _current
         grace = self.settings.shutdown_grace_seconds if grace_seconds is None else grace_seconds
         if self._backlog is not None:
             self._backlog.stop()
@@ -251,7 +145,7 @@ class JobEngine:
         self._requests.destroy()
         if self._requests_engine is not None:
             self._requests_engine.dispose()
-        _current = None
+        use_engine(None)
 
     def _request_client(self) -> DBOSClient:
         """The handle requests use: it raises on a lost connection instead of waiting."""

@@ -2,25 +2,30 @@
 
 ``@skyferry.job("mine.count", params=Count)`` turns ``fn(ctx, params)`` into a ``JobKind``: a
 handle to submit it (``await count.submit(Count(n=3))``), read its jobs and their results.
+
+A kind becomes a DBOS workflow when the process's engine launches (``register_workflows``), not
+when it is declared: declaring kinds then imports no DBOS, so a process that never starts an
+engine (a CLI command, a Lambda function's first events) does not pay for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, Generic, NamedTuple, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
-from dbos import DBOS
 from pydantic import BaseModel
 
-from skyferry.jobs.context import JobContext
 from skyferry.jobs.models import Job, JobPage, JobStatus
+
+if TYPE_CHECKING:
+    from skyferry.jobs.context import JobContext
 
 P = TypeVar("P", bound=BaseModel)
 R = TypeVar("R")
 
 WORKFLOW_PREFIX = "skyferry:"
 
-JobFunction = Callable[[JobContext, P], Awaitable[R]]
+JobFunction = Callable[["JobContext", P], Awaitable[R]]
 
 
 class Submission(NamedTuple):
@@ -49,6 +54,17 @@ class JobKind(Generic[P, R]):
         self.timeout_seconds = timeout_seconds
         self.result_path = result_path
         self.__doc__ = fn.__doc__
+        self._registered = False
+
+    def register(self) -> None:
+        """Register the kind as DBOS workflow ``skyferry:<name>`` (once per process)."""
+        if self._registered:
+            return
+        from dbos import DBOS
+
+        from skyferry.jobs.context import JobContext
+
+        name, params, fn = self.name, self.params, self.fn
 
         async def workflow(raw_params: dict[str, Any]) -> Any:
             workflow_id = DBOS.workflow_id
@@ -56,9 +72,8 @@ class JobKind(Generic[P, R]):
             return await fn(JobContext(workflow_id, name), params.model_validate(raw_params))
 
         workflow.__qualname__ = workflow.__name__ = f"job_{name}"
-        self.workflow: Callable[[dict[str, Any]], Coroutine[Any, Any, Any]] = DBOS.workflow(
-            name=WORKFLOW_PREFIX + name
-        )(workflow)
+        DBOS.workflow(name=WORKFLOW_PREFIX + name)(workflow)
+        self._registered = True
 
     @property
     def workflow_name(self) -> str:
@@ -68,13 +83,13 @@ class JobKind(Generic[P, R]):
         """Enqueue a job of this kind. With an ``idempotency_key``, repeats with the same params
         return the first job (``created=False``); other params raise ``IdempotencyConflictError``.
         """
-        from skyferry.jobs.engine import current_engine
+        from skyferry.jobs.current import current_engine
 
         return await current_engine().submit(self, params, idempotency_key)
 
     async def get(self, job_id: str) -> Job:
         """The job ``job_id`` of this kind; ``JobNotFoundError`` if there is none."""
-        from skyferry.jobs.engine import JobNotFoundError, current_engine
+        from skyferry.jobs.current import JobNotFoundError, current_engine
 
         found = await current_engine().get(job_id)
         if found.kind != self.name:
@@ -85,7 +100,7 @@ class JobKind(Generic[P, R]):
         self, *, status: JobStatus | None = None, limit: int = 50, cursor: str | None = None
     ) -> JobPage:
         """Jobs of this kind, newest first, a page at a time (``next_cursor``)."""
-        from skyferry.jobs.engine import current_engine
+        from skyferry.jobs.current import current_engine
 
         return await current_engine().list_jobs(
             kind=self.name, status=status, limit=limit, cursor=cursor
@@ -93,14 +108,14 @@ class JobKind(Generic[P, R]):
 
     async def cancel(self, job_id: str) -> Job:
         """Cancel a queued or running job of this kind; finished steps stay done."""
-        from skyferry.jobs.engine import current_engine
+        from skyferry.jobs.current import current_engine
 
         await self.get(job_id)
         return await current_engine().cancel(job_id)
 
     async def delete(self, job_id: str) -> None:
         """Forget a job of this kind: its record, steps, progress and idempotency key."""
-        from skyferry.jobs.engine import current_engine
+        from skyferry.jobs.current import current_engine
 
         await self.get(job_id)
         await current_engine().delete(job_id)
@@ -111,7 +126,7 @@ class JobKind(Generic[P, R]):
 
     async def result(self, job_id: str) -> R:
         """A succeeded job's result; ``JobNotFinishedError`` before."""
-        from skyferry.jobs.engine import current_engine
+        from skyferry.jobs.current import current_engine
 
         await self.get(job_id)
         value: R = await current_engine().result(job_id)
@@ -122,6 +137,7 @@ class JobKind(Generic[P, R]):
 
 
 _kinds: dict[str, JobKind[Any, Any]] = {}
+_launched = False  # an engine has launched: kinds declared since register at once
 
 
 def job(
@@ -143,9 +159,19 @@ def job(
     def register(fn: JobFunction[P, R]) -> JobKind[P, R]:
         kind = JobKind(name, params, fn, timeout_seconds=timeout_seconds, result_path=result_path)
         _kinds[name] = kind
+        if _launched:
+            kind.register()
         return kind
 
     return register
+
+
+def register_workflows() -> None:
+    """Register every declared kind with DBOS, before the engine launches it."""
+    global _launched
+    for kind in _kinds.values():
+        kind.register()
+    _launched = True
 
 
 def get_kind(name: str) -> JobKind[Any, Any] | None:

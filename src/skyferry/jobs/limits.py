@@ -39,23 +39,14 @@ from contextlib import asynccontextmanager, contextmanager
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from skyferry.jobs.tables import limit_slots
 from skyferry.storage.sql import (
     insert_all_missing,
     is_database_unreachable,
-    metadata,
     retry_while_unreachable,
 )
 
 log = logging.getLogger(__name__)
-
-limit_slots = sa.Table(
-    "skyferry_limit_slots",
-    metadata,
-    sa.Column("name", sa.String(200), primary_key=True),
-    sa.Column("slot", sa.Integer, primary_key=True),
-    sa.Column("holder", sa.String(200), nullable=True),
-    sa.Column("expires_at", sa.Float, nullable=False),
-)
 
 _MIN_POLL_SECONDS = 0.005
 _MAX_POLL_SECONDS = 0.2

@@ -28,7 +28,7 @@ import time
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from skyferry.jobs.limits import limit_slots
+from skyferry.jobs.tables import limit_slots
 from skyferry.storage.sql import insert_all_missing, retry_while_unreachable
 
 _CONFLICT_PAUSE_SECONDS = 0.002

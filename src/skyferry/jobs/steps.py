@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Coroutine
-from typing import Any, ParamSpec, TypeVar, overload
-
-from dbos import DBOS, StepOptions
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from skyferry.jobs.retry import DEFAULT_STEP_RETRY, Retry
 from skyferry.platform import current
-from skyferry.storage.sql import retry_while_unreachable
+
+if TYPE_CHECKING:
+    from dbos import StepOptions
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -66,6 +66,8 @@ def step(
             # would exhaust any sensible policy and fail the job for good. A step that met an
             # outage had not finished (its checkpoint comes after it), so running it again is
             # what DBOS would do after a crash. functools.wraps keeps the name DBOS records.
+            from skyferry.storage.sql import retry_while_unreachable
+
             return await retry_while_unreachable(
                 lambda: function(*args, **kwargs),
                 what=f"step {function.__qualname__}",
@@ -74,6 +76,9 @@ def step(
 
         @functools.wraps(function)
         async def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            # imported on the first call, not when a service declares its steps
+            from dbos import DBOS
+
             if DBOS.workflow_id is None:  # not in a job (a test, a CLI): nothing to checkpoint
                 return await function(*args, **kwargs)
             return await DBOS.run_step_async(options, riding_out_outages, *args, **kwargs)

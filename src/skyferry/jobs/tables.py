@@ -1,4 +1,5 @@
-"""Tables the job engine keeps beside DBOS's own: progress, fan-out checkpoints, workers."""
+"""Tables the job engine keeps beside DBOS's own: progress, fan-out checkpoints, workers,
+idempotency keys and shared limits' slots."""
 
 from __future__ import annotations
 
@@ -47,4 +48,14 @@ idempotency_keys = sa.Table(
     sa.Column("kind", sa.String(200), nullable=False),
     sa.Column("fingerprint", sa.String(64), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
+)
+
+# a SharedLimit's (and a SharedRate's) slots, one row each
+limit_slots = sa.Table(
+    "skyferry_limit_slots",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("slot", sa.Integer, primary_key=True),
+    sa.Column("holder", sa.String(200), nullable=True),
+    sa.Column("expires_at", sa.Float, nullable=False),
 )

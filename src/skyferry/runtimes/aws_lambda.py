@@ -6,13 +6,17 @@ S3, SNS and EventBridge events to the services that declared handlers for them (
 ``lambda_events``). ``skyferry.runtimes.aws_lambda.worker_handler`` runs queued jobs within each
 invocation's time (see ``lambda_worker``).
 
-Settings come from the function's environment as everywhere else. A Lambda instance has only
-``/tmp`` to write to and is replaced at will, so point ``SKYFERRY_DATABASE_URL`` at Postgres and
-``SKYFERRY_BLOB_URL`` at S3, and apply the schema with ``skyferry db upgrade`` when deploying.
+Both start skyferry's own app, or a team's own named by ``SKYFERRY_APP=module:app`` (what
+``skyferry serve app:app`` serves). Settings come from the function's environment as
+everywhere else. A Lambda instance has only ``/tmp`` to write to and is replaced at will, so
+point ``SKYFERRY_DATABASE_URL`` at Postgres and ``SKYFERRY_BLOB_URL`` at S3, and apply the
+schema with ``skyferry db upgrade`` when deploying.
 
 The app starts in Lambda's init phase (when Lambda imports this module, it names the handler in
 ``_HANDLER``), which is billed at most once per instance and runs at full CPU; every event then
-reuses it and the one event loop it runs on.
+reuses it and the one event loop it runs on. The API function's start defers the database,
+the blob store and the job engine to their first use (``function_app``), so this module and
+that start import neither SQLAlchemy nor DBOS.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import asyncio
 import logging
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from skyferry.config import Settings
 from skyferry.runtimes import freeze_startup_heap
@@ -34,6 +38,9 @@ from skyferry.runtimes.lambda_http import (
     parse,
     problem,
 )
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +58,13 @@ class LambdaApp:
     def __init__(self, settings: Settings | None = None) -> None:
         # imported here, not at module level: an instance that fails to start or only
         # answers events still pays for them once, and the bench measures what is imported
-        from skyferry.app import create_app, setup_of
+        from skyferry.app import setup_of
         from skyferry.runtimes.lambda_events import EventRouter
 
         self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self._loop)
         try:
-            self.app = create_app(settings, run_workers=False)
+            self.app = function_app(settings, run_workers=False)
             setup = setup_of(self.app)
             self.settings = setup.settings
             self._lifespan = self.app.router.lifespan_context(self.app)
@@ -104,10 +111,33 @@ class LambdaApp:
         asyncio.set_event_loop(None)
 
 
+def function_app(settings: Settings | None, *, run_workers: bool) -> FastAPI:
+    """The app a function runs: a team's own when ``SKYFERRY_APP`` names one (as the CLI's
+    ``APP`` argument does), else skyferry's own.
+
+    The API function defers its connections (``SKYFERRY_DEFER_CONNECTIONS``, unless the
+    function sets it): its init phase then imports neither SQLAlchemy nor DBOS, and an event
+    that needs no database or job never pays for them. A team's app reads its settings from
+    the environment when its module calls ``skyferry.install``, so both choices reach it
+    through their environment twins, as the CLI's flags do: the API function must not run
+    jobs, the worker must. ``settings``, when given, are used as they are.
+    """
+    from skyferry.app import create_app, import_app
+    from skyferry.config import load_settings
+
+    os.environ["SKYFERRY_WORKERS"] = "true" if run_workers else "false"
+    if not run_workers:
+        os.environ.setdefault("SKYFERRY_DEFER_CONNECTIONS", "true")
+    settings = settings or load_settings()
+    if settings.app is None:
+        return create_app(settings, run_workers=run_workers)
+    return import_app(settings.app)
+
+
 def wake_workers_on_submit(settings: Settings) -> None:
     """With a wake queue set, every submit in this process also wakes the worker function."""
     if settings.lambda_wake_queue_url:
-        from skyferry.jobs.engine import current_engine, use_engine
+        from skyferry.jobs.current import current_engine, use_engine
         from skyferry.runtimes.lambda_wake import Waker, WakingJobs
 
         waker = Waker(settings, settings.lambda_wake_queue_url)

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from skyferry.config import Settings
-from skyferry.jobs.engine import Jobs
+from skyferry.jobs.current import Jobs
 from skyferry.jobs.kinds import JobKind, Submission
 from skyferry.jobs.models import Job, JobPage, JobStatus
 

@@ -48,13 +48,13 @@ class LambdaWorker:
     def __init__(
         self, settings: Settings | None = None, *, margin_seconds: float = SAFETY_MARGIN_SECONDS
     ) -> None:
-        from skyferry.app import create_app
+        from skyferry.runtimes.aws_lambda import function_app
 
         self.margin_seconds = margin_seconds
         self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self._loop)
         try:
-            self.app = create_app(settings, run_workers=True)
+            self.app = function_app(settings, run_workers=True)
             self._lifespan = self.app.router.lifespan_context(self.app)
             self._loop.run_until_complete(self._lifespan.__aenter__())
         except BaseException:
@@ -73,7 +73,8 @@ class LambdaWorker:
         return self._loop.run_until_complete(self._drive(context))
 
     async def _drive(self, context: Any) -> dict[str, Any]:
-        from skyferry.jobs.engine import JobEngine, current_engine
+        from skyferry.jobs.current import current_engine
+        from skyferry.jobs.engine import JobEngine
         from skyferry.jobs.models import JobStatus
         from skyferry.runtimes.lambda_wake import WakingJobs
 

@@ -48,10 +48,8 @@ def config(engine: Engine, services: Sequence[Service[Any]]) -> Config:
     alembic.set_main_option("path_separator", "newline")
     alembic.set_main_option("version_locations", "\n".join(locations))
     alembic.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
-    alembic.attributes["target_metadata"] = [
-        metadata,
-        *(s.tables for s in services if s.tables is not None),
-    ]
+    declared = [s.metadata() for s in services]
+    alembic.attributes["target_metadata"] = [metadata, *(m for m in declared if m is not None)]
     return alembic
 
 

@@ -254,6 +254,11 @@ def is_database_unreachable(exc: BaseException) -> bool:
     return state.startswith(_UNAVAILABLE_STATES)
 
 
+def database_cause(exc: BaseException) -> BaseException:
+    """The driver's own error behind SQLAlchemy's wrapper, or ``exc`` itself."""
+    return exc.orig if isinstance(exc, sa.exc.DBAPIError) and exc.orig else exc
+
+
 def is_statement_timeout(exc: BaseException) -> bool:
     """True when Postgres cancelled the statement (``statement_timeout``, SQLSTATE 57014)."""
     orig = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc

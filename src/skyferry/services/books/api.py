@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 import skyferry
 from skyferry.http.downloads import download
 from skyferry.http.problems import errors
-from skyferry.jobs.engine import JobNotFoundError
+from skyferry.jobs.current import JobNotFoundError
 from skyferry.services.books.errors import BookNotFoundError, BookNotReadyError
 from skyferry.services.books.formats import RENDERINGS
 from skyferry.services.books.models import (

@@ -87,7 +87,9 @@ class _Backends:
         platform: Platform = request.app.state.skyferry
         if self._inventory is None or self._platform is not platform:
             # two first requests at once may both build a store; either one serves
-            store = await asyncio.to_thread(open_item_store, self._settings, platform.database)
+            store = await asyncio.to_thread(
+                open_item_store, self._settings, lambda: platform.database
+            )
             self._inventory, self._platform = Inventory(store), platform
         return self._inventory
 

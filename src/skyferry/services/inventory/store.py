@@ -14,6 +14,8 @@ from skyferry.services.inventory.models import Item
 from skyferry.services.inventory.settings import InventorySettings
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from sqlalchemy.engine import Engine
 
     from skyferry.config import Settings
@@ -80,8 +82,9 @@ class ItemStore(Protocol):
         ...
 
 
-def open_item_store(settings: Settings, database: Engine) -> ItemStore:
-    """The store the inventory settings' ``backend`` names; boto3 is imported only for DynamoDB.
+def open_item_store(settings: Settings, database: Callable[[], Engine]) -> ItemStore:
+    """The store the inventory settings' ``backend`` names; boto3 is imported only for DynamoDB,
+    and the SQL engine (``database()``) is built only for SQL.
 
     Blocking (DynamoDB builds a client, which reads files): call it from a thread.
     """
@@ -91,4 +94,4 @@ def open_item_store(settings: Settings, database: Engine) -> ItemStore:
         return DynamoItemStore.from_settings(settings)
     from skyferry.services.inventory.sql import SqlItemStore
 
-    return SqlItemStore(database)
+    return SqlItemStore(database())

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 
 import skyferry
 from skyferry.http.problems import errors
-from skyferry.jobs.engine import JobNotFoundError
+from skyferry.jobs.current import JobNotFoundError
 from skyferry.services.library.enrichment import unavailable
 from skyferry.services.library.errors import (
     ExportError,
