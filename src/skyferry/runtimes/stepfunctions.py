@@ -25,11 +25,13 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from skyferry.config import Settings
-from skyferry.jobs.fanout import FanOutResult, ItemOutcome, run_with_retry
 from skyferry.service import DistributedMap, Service
+
+if TYPE_CHECKING:
+    from skyferry.jobs.fanout import ItemOutcome
 
 MARK = "skyferry_map"
 
@@ -64,6 +66,9 @@ class MapRouter:
             )
         if mark.get("step") == "aggregate":
             return {"result": await self._aggregate(declared, event)}
+        # imported here: the fan-out module brings SQLAlchemy, which an HTTP event never needs
+        from skyferry.jobs.fanout import run_with_retry
+
         items = event.get("Items", [event])
         outcomes = await asyncio.gather(
             *(
@@ -76,6 +81,7 @@ class MapRouter:
     async def _aggregate(self, declared: DistributedMap, event: Mapping[str, Any]) -> Any:
         execution = dict(event["execution"])
         results = event["results"]
+        from skyferry.jobs.fanout import FanOutResult, ItemOutcome
         from skyferry.platform import current
 
         outcomes = await read_results(current().settings, results["Bucket"], results["Key"])
@@ -92,6 +98,7 @@ async def read_results(
     settings: Settings, bucket: str, manifest_key: str
 ) -> dict[int, ItemOutcome]:
     """Every item's outcome from a ResultWriter manifest and the files it lists, by index."""
+    from skyferry.jobs.fanout import ItemOutcome
     from skyferry.storage.blobs.objectstore import open_blob_store
 
     store = open_blob_store(f"s3://{bucket}", endpoint_url=settings.aws_endpoint_url)
