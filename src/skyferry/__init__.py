@@ -23,7 +23,7 @@ except PackageNotFoundError:  # running from a source tree without an install
 
 from skyferry.app import create_app, install
 from skyferry.errors import Problem, SkyferryError
-from skyferry.jobs.api import IdempotencyKey, accepted
+from skyferry.jobs.api import IdempotencyKey, accepted, batch_keys, batch_of
 from skyferry.jobs.context import JobContext
 from skyferry.jobs.fanout import FanOutResult, RateLimit
 from skyferry.jobs.kinds import JobKind, Submission, job
@@ -56,6 +56,8 @@ __all__ = [
     "Submission",
     "__version__",
     "accepted",
+    "batch_keys",
+    "batch_of",
     "create_app",
     "install",
     "job",

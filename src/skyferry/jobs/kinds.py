@@ -6,7 +6,7 @@ handle to submit it (``await count.submit(Count(n=3))``), read its jobs and thei
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Generic, NamedTuple, TypeVar
 
 from dbos import DBOS
@@ -71,6 +71,17 @@ class JobKind(Generic[P, R]):
         from skyferry.jobs.engine import current_engine
 
         return await current_engine().submit(self, params, idempotency_key)
+
+    async def submit_many(
+        self, params: Sequence[P], idempotency_keys: Sequence[str | None] | None = None
+    ) -> list[Submission]:
+        """Enqueue many jobs of this kind in one transaction (all or none), one
+        ``Submission`` per item in order. ``idempotency_keys``, one key or None per item, work
+        as ``submit``'s; a key reused with other params fails the whole batch.
+        """
+        from skyferry.jobs.engine import current_engine
+
+        return await current_engine().submit_many(self, params, idempotency_keys)
 
     async def get(self, job_id: str) -> Job:
         """The job ``job_id`` of this kind; ``JobNotFoundError`` if there is none."""
