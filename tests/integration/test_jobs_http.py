@@ -125,7 +125,8 @@ def test_a_list_of_params_submits_every_job_in_one_request(api: Api) -> None:
     assert changed.headers["content-type"] == "application/problem+json"
     assert len(api.client.get("/jobs", params={"limit": 500}).json()["items"]) == before
 
-    for bad in ([], [{}] * (SUBMIT_BATCH_LIMIT + 1), [{"steps": -1}]):
+    refusals: list[list[dict[str, int]]] = [[], [{}] * (SUBMIT_BATCH_LIMIT + 1), [{"steps": -1}]]
+    for bad in refusals:
         refused = api.client.post("/jobs/demo", json=bad)
         assert refused.status_code == 422, len(bad)
         assert refused.headers["content-type"] == "application/problem+json"
