@@ -219,6 +219,7 @@ def worker(app_path: AppPath = None) -> None:
     import asyncio
 
     from skyferry.app import running
+    from skyferry.runtimes import freeze_startup_heap
 
     _, setup = _setup(app_path, run_workers=True, role="worker")
 
@@ -228,6 +229,7 @@ def worker(app_path: AppPath = None) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         async with running(setup) as (_, engine):
+            freeze_startup_heap()  # jobs allocate; the collector need not rescan start-up's heap
             console.print(f"worker {engine.executor_id} running; SIGTERM to stop")
             await stop.wait()
             console.print("stopping: letting running jobs finish")
