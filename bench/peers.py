@@ -62,7 +62,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results" / "peers.json"
 WORKERS = 2
 REDIS_URL = os.environ.get("PEERS_REDIS_URL", "redis://127.0.0.1:6379/13")
-POLL_SECONDS = 0.05
+POLL_SECONDS = 0.1
 
 
 class Peer(Protocol):
@@ -219,6 +219,8 @@ class CeleryPeer:
         self.name = "celery-results" if results else "celery"
         self.app = peer_apps.make_celery(REDIS_URL, results)
         self.redis = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+        self._read = 0
+        self._done: dict[str, float] = {}
 
     def worker_commands(self) -> list[list[str]]:
         command = [
@@ -243,13 +245,14 @@ class CeleryPeer:
         return [self.app.send_task("noop", queue=peer_apps.QUEUE).id for _ in range(count)]
 
     async def finished(self, job_ids: Sequence[str]) -> dict[str, float]:
-        wanted = set(job_ids)
-        done = {}
-        for entry in await asyncio.to_thread(self.redis.lrange, peer_apps.DONE_LIST, 0, -1):
+        # read only what was pushed since the last look: re-reading the whole list on every
+        # poll would cost the producer's process more as the run goes on
+        new = await asyncio.to_thread(self.redis.lrange, peer_apps.DONE_LIST, self._read, -1)
+        self._read += len(new)
+        for entry in new:
             task_id, at = str(entry).split()
-            if task_id in wanted:
-                done[task_id] = float(at)
-        return done
+            self._done[task_id] = float(at)
+        return {task_id: self._done[task_id] for task_id in job_ids if task_id in self._done}
 
 
 class PostgresProbe:
