@@ -19,7 +19,8 @@ each task's finish in memory and push them to Redis every 20 ms in one round tri
     .venv/bin/python bench/peers.py [--jobs 2000] [--rounds 3] [--batch 100] [--quick]
                                     [--peers skyferry,dbos,procrastinate,celery,celery-results]
 
-Medians over the rounds; prints ratios against skyferry and writes bench/results/peers.json.
+The peers take turns, a round each at a time. Medians over the rounds; prints ratios against
+skyferry and writes bench/results/peers.json.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -400,12 +401,18 @@ async def migrate_dbos(peer: RawDbos, log: Path) -> None:
     raise TimeoutError("the DBOS workers did not start")
 
 
-async def measure(name: str, count: int, rounds: int, batch: int, workdir: Path) -> Outcome:
-    outcome = Outcome(name)
-    async with opened(name, workdir) as peer:
+async def measure(
+    names: list[str], count: int, rounds: int, batch: int, workdir: Path
+) -> list[Outcome]:
+    """Every peer opened at once and measured a round at a time in turn, so a change in the
+    machine's load during the run falls on all of them rather than on one."""
+    outcomes = [Outcome(name) for name in names]
+    async with AsyncExitStack() as stack:
+        peers = [await stack.enter_async_context(opened(name, workdir)) for name in names]
         for _ in range(rounds):
-            outcome.rounds.append(await one_round(peer, count, batch, workdir / "peers.log"))
-    return outcome
+            for peer, outcome in zip(peers, outcomes, strict=True):
+                outcome.rounds.append(await one_round(peer, count, batch, workdir / "peers.log"))
+    return outcomes
 
 
 def markdown(summaries: list[dict[str, Any]]) -> str:
@@ -439,11 +446,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="500 jobs, one round per peer")
     args = parser.parse_args()
     count, rounds = (500, 1) if args.quick else (args.jobs, args.rounds)
-    summaries = []
     with tempfile.TemporaryDirectory(prefix="skyferry-peers-") as tmp:
-        for name in args.peers.split(","):
-            outcome = asyncio.run(measure(name, count, rounds, args.batch, Path(tmp)))
-            summaries.append(outcome.summary())
+        outcomes = asyncio.run(measure(args.peers.split(","), count, rounds, args.batch, Path(tmp)))
+        summaries = [outcome.summary() for outcome in outcomes]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
         json.dumps(
