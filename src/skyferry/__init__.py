@@ -23,7 +23,8 @@ except PackageNotFoundError:  # running from a source tree without an install
 
 from skyferry.app import create_app, install
 from skyferry.errors import Problem, SkyferryError
-from skyferry.jobs.api import IdempotencyKey, accepted, batch_keys, batch_of
+from skyferry.http.bodies import one_or_many
+from skyferry.jobs.api import IdempotencyKey, accepted, batch_keys
 from skyferry.jobs.context import JobContext
 from skyferry.jobs.fanout import FanOutResult, RateLimit
 from skyferry.jobs.kinds import JobKind, Submission, job
@@ -57,9 +58,9 @@ __all__ = [
     "__version__",
     "accepted",
     "batch_keys",
-    "batch_of",
     "create_app",
     "install",
     "job",
+    "one_or_many",
     "step",
 ]

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 
 from skyferry.http.problems import errors
 from skyferry.jobs.engine import JobNotFinishedError, Jobs, current_engine
@@ -36,11 +35,6 @@ def get_engine(request: Request) -> Jobs:
 
 
 Engine = Annotated[Jobs, Depends(get_engine)]
-
-
-SUBMIT_BATCH_LIMIT = 1000
-"""The most jobs one request may submit as a list: the batch is one transaction, and the answer
-lists every job, so a bigger one would hold a transaction and build a body without bound."""
 
 
 def accepted(
@@ -74,13 +68,6 @@ def accepted(
     else:
         content = body
     return JSONResponse(content, status_code=202 if created else 200, headers=headers)
-
-
-def batch_of(params: type[BaseModel]) -> Any:
-    """The body type of a route that also takes a JSON list of ``params``, at most
-    ``SUBMIT_BATCH_LIMIT`` (a longer list is a 422 problem, like any invalid body):
-    ``params: Params | skyferry.batch_of(Params)``, submitted with ``submit_many``."""
-    return Annotated[list[params], Field(min_length=1, max_length=SUBMIT_BATCH_LIMIT)]  # type: ignore[valid-type]
 
 
 def batch_keys(idempotency_key: str | None, count: int) -> list[str | None]:

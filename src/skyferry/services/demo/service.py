@@ -152,7 +152,7 @@ def _router(settings: Settings) -> APIRouter:
 
     # FastAPI reads the body's model from the annotation: this server's bounded one
     bounded = _request_model(settings.of(DemoSettings))
-    start_demo.__annotations__["params"] = bounded | skyferry.batch_of(bounded)
+    start_demo.__annotations__["params"] = skyferry.one_or_many(bounded)
     router.post(
         "/jobs/demo",
         status_code=202,
