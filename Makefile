@@ -7,7 +7,7 @@ CHROMIUM ?= /usr/bin/chromium
 NPM ?= /usr/bin/npm
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test lint check install install-dev bench clean
+.PHONY: run test lint check install install-dev bench bench-tools clean
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -59,8 +59,22 @@ lint: install-dev
 
 check: lint test
 
-bench: install-dev  ## every benchmark; results in bench/results/, table in docs/benchmarks.md
+# bench/http_submit.py drives the server with wrk, and bench/peers.py's Celery peers need
+# a Redis server on 127.0.0.1:6379: Debian's packages, installed only when missing (as root)
+bench-tools:
+	@if ! command -v wrk >/dev/null || ! command -v redis-server >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				--no-install-recommends wrk redis-server; \
+		else \
+			echo "wrk or redis-server is missing: sudo apt-get install wrk redis-server"; \
+		fi; \
+	fi
+
+bench: install-dev bench-tools  ## every benchmark; results in bench/results/, table in docs/benchmarks.md
 	$(VENV)/bin/python bench/jobs.py
+	$(VENV)/bin/python bench/peers.py
+	$(VENV)/bin/python bench/http_submit.py
 	$(VENV)/bin/python bench/inventory.py
 	$(VENV)/bin/python bench/books.py
 	$(VENV)/bin/python bench/datasets.py

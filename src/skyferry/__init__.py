@@ -30,7 +30,8 @@ except PackageNotFoundError:  # running from a source tree without an install
 if TYPE_CHECKING:
     from skyferry.app import create_app, install
     from skyferry.errors import Problem, SkyferryError
-    from skyferry.jobs.api import IdempotencyKey, accepted
+    from skyferry.http.bodies import one_or_many
+    from skyferry.jobs.api import IdempotencyKey, accepted, batch_keys
     from skyferry.jobs.context import JobContext
     from skyferry.jobs.fanout import FanOutResult, RateLimit
     from skyferry.jobs.kinds import JobKind, Submission, job
@@ -50,6 +51,8 @@ _HOMES = {
     "SkyferryError": "skyferry.errors",
     "IdempotencyKey": "skyferry.jobs.api",
     "accepted": "skyferry.jobs.api",
+    "batch_keys": "skyferry.jobs.api",
+    "one_or_many": "skyferry.http.bodies",
     "JobContext": "skyferry.jobs.context",
     "FanOutResult": "skyferry.jobs.fanout",
     "RateLimit": "skyferry.jobs.fanout",
@@ -104,8 +107,10 @@ __all__ = [
     "Submission",
     "__version__",
     "accepted",
+    "batch_keys",
     "create_app",
     "install",
     "job",
+    "one_or_many",
     "step",
 ]

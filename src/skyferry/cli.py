@@ -237,6 +237,7 @@ def worker(app_path: AppPath = None) -> None:
 
     from skyferry.app import running
     from skyferry.jobs.engine import JobEngine
+    from skyferry.runtimes import freeze_startup_heap
 
     _, setup = _setup(app_path, run_workers=True, role="worker")
 
@@ -247,6 +248,7 @@ def worker(app_path: AppPath = None) -> None:
             loop.add_signal_handler(sig, stop.set)
         async with running(setup) as (_, engine):
             assert isinstance(engine, JobEngine)  # a worker's engine starts with the process
+            freeze_startup_heap()  # jobs allocate; the collector need not rescan start-up's heap
             console.print(f"worker {engine.executor_id} running; SIGTERM to stop")
             await stop.wait()
             console.print("stopping: letting running jobs finish")

@@ -76,6 +76,33 @@ class InMemoryJobs:
         self, kind: JobKind[Any, Any], params: BaseModel, idempotency_key: str | None = None
     ) -> Submission:
         self.calls.append(Call("submit", kind.name))
+        return self._submit(kind, params, idempotency_key)
+
+    async def submit_many(
+        self,
+        kind: JobKind[Any, Any],
+        params: Sequence[BaseModel],
+        idempotency_keys: Sequence[str | None] | None = None,
+    ) -> list[Submission]:
+        """As the engine's: a key reused with other params fails the batch before any job."""
+        self.calls.append(Call("submit_many", kind.name))
+        keys = [None] * len(params) if idempotency_keys is None else list(idempotency_keys)
+        if len(keys) != len(params):
+            raise ValueError(f"{len(keys)} idempotency keys for {len(params)} jobs")
+        first: dict[str, dict[str, Any]] = {}
+        for item, key in zip(params, keys, strict=True):
+            if key is None:
+                continue
+            payload = item.model_dump(mode="json")
+            known = self._keys.get(f"{kind.name}\0{key}")
+            seen = first.setdefault(key, known[1] if known else payload)
+            if seen != payload:
+                raise IdempotencyConflictError(known[0] if known else key)
+        return [self._submit(kind, item, key) for item, key in zip(params, keys, strict=True)]
+
+    def _submit(
+        self, kind: JobKind[Any, Any], params: BaseModel, idempotency_key: str | None
+    ) -> Submission:
         payload = params.model_dump(mode="json")
         if idempotency_key is not None:
             known = self._keys.get(f"{kind.name}\0{idempotency_key}")

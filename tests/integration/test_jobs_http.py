@@ -17,6 +17,8 @@ import skyferry
 import tests.kinds
 from skyferry.app import create_app
 from skyferry.config import load_settings
+from skyferry.http.bodies import BATCH_LIMIT
+from skyferry.services.demo.service import DemoParams, demo
 from tests.polling import poll
 from tests.servers import serve_in_thread
 
@@ -94,6 +96,62 @@ def test_idempotency_key_returns_the_same_job(api: Api) -> None:
     assert changed.status_code == 422
     assert changed.headers["content-type"] == "application/problem+json"
     assert "Idempotency-Key" in changed.json()["detail"]
+
+
+def test_a_list_of_params_submits_every_job_in_one_request(api: Api) -> None:
+    bodies = [{"steps": n, "seconds_per_step": 0} for n in (0, 1, 2)]
+    response = api.client.post("/jobs/demo", json=bodies)
+    assert response.status_code == 202, response.text
+    assert "location" not in response.headers
+    jobs = response.json()
+    assert [job["params"]["steps"] for job in jobs] == [0, 1, 2]
+    assert len({job["id"] for job in jobs}) == 3
+    for job in jobs:
+        assert api.wait(job["id"])["status"] == "succeeded"
+        assert (
+            api.client.get(f"/jobs/{job['id']}/result").json()["result"]["steps"]
+            == (job["params"]["steps"])
+        )
+
+    keyed = {"Idempotency-Key": "nightly-7"}
+    first = api.client.post("/jobs/demo", json=bodies[:2], headers=keyed)
+    again = api.client.post("/jobs/demo", json=bodies[:2], headers=keyed)
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert [j["id"] for j in again.json()] == [j["id"] for j in first.json()]
+    # a repeat with one item changed creates nothing, not even its unchanged items
+    before = len(api.client.get("/jobs", params={"limit": 500}).json()["items"])
+    changed = api.client.post("/jobs/demo", json=[bodies[0], bodies[2], bodies[1]], headers=keyed)
+    assert changed.status_code == 422
+    assert changed.headers["content-type"] == "application/problem+json"
+    assert len(api.client.get("/jobs", params={"limit": 500}).json()["items"]) == before
+
+    refusals: list[list[dict[str, int]]] = [[], [{}] * (BATCH_LIMIT + 1), [{"steps": -1}]]
+    for bad in refusals:
+        refused = api.client.post("/jobs/demo", json=bad)
+        assert refused.status_code == 422, len(bad)
+        assert refused.headers["content-type"] == "application/problem+json"
+    schema = api.client.get("/openapi.json").json()
+    body = schema["paths"]["/jobs/demo"]["post"]["requestBody"]["content"]["application/json"]
+    assert any(option.get("type") == "array" for option in body["schema"]["oneOf"])
+
+
+def test_submit_many_honours_each_items_idempotency_key(api: Api) -> None:
+    one, two = DemoParams(steps=1, seconds_per_step=0), DemoParams(steps=2, seconds_per_step=0)
+    first = asyncio.run(demo.submit_many([one, two, one], ["k-1", None, "k-1"]))
+    assert [s.created for s in first] == [True, True, False]
+    assert first[2].job.id == first[0].job.id
+    again = asyncio.run(demo.submit_many([one], ["k-1"]))
+    assert again[0].job.id == first[0].job.id
+    assert not again[0].created
+    alone = asyncio.run(demo.submit(one, "k-1"))
+    assert (alone.job.id, alone.created) == (first[0].job.id, False)
+
+    with pytest.raises(skyferry.SkyferryError, match="Idempotency-Key"):
+        asyncio.run(demo.submit_many([one, two], ["k-2", "k-1"]))
+    # the batch failed whole: k-2's job was not created, and its key is still free
+    fresh = asyncio.run(demo.submit_many([two], ["k-2"]))
+    assert fresh[0].created
+    assert api.wait(first[0].job.id)["status"] == "succeeded"
 
 
 def test_cancel_stops_a_running_job(api: Api) -> None:

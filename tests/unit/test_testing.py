@@ -123,3 +123,16 @@ async def test_a_failed_job_can_be_retried_as_on_the_engine() -> None:
             await jobs.retry(job.id)
         assert refused.value.status == 409
         assert Call("retry", job.id) in jobs.calls
+
+
+async def test_a_batch_submits_as_on_the_engine() -> None:
+    with in_memory_jobs() as jobs:
+        ada, bob = Greeting(name="Ada"), Greeting(name="Bob")
+        first = await greet.submit_many([ada, bob, ada], ["a", None, "a"])
+        assert [s.created for s in first] == [True, True, False]
+        assert first[2].job.id == first[0].job.id
+        with pytest.raises(skyferry.SkyferryError, match="Idempotency-Key"):
+            await greet.submit_many([bob, bob], ["b", "a"])
+        assert (await greet.submit_many([bob], ["b"]))[0].created  # the failed batch made none
+        assert jobs.calls[0] == Call("submit_many", "testing.greet")
+        assert (await jobs.run(first[1].job.id)).status is skyferry.JobStatus.SUCCEEDED

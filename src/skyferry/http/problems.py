@@ -27,6 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from skyferry.errors import RETRY_AFTER_SECONDS, DatabaseUnavailable, SkyferryError, status_title
+from skyferry.http.bodies import ONE_OR_MANY_TAGS
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
             {
-                "loc": list(error.get("loc", ())),
+                "loc": _body_loc(error.get("loc", ())),
                 "msg": error.get("msg", ""),
                 "type": error.get("type", ""),
             }
@@ -202,6 +203,14 @@ def _allowed_methods(request: Request) -> list[str]:
     if "GET" in allowed:
         allowed.add("HEAD")
     return sorted(allowed)
+
+
+def _body_loc(loc: Iterable[Any]) -> list[Any]:
+    """An error's location, without the member tag a ``one_or_many`` body puts after ``body``."""
+    parts = list(loc)
+    if len(parts) > 1 and parts[0] == "body" and parts[1] in ONE_OR_MANY_TAGS:
+        del parts[1]
+    return parts
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
@@ -37,7 +38,7 @@ Engine = Annotated[Jobs, Depends(get_engine)]
 
 
 def accepted(
-    submission: Submission,
+    submission: Submission | Sequence[Submission],
     *,
     body: Any = None,
     location: str | None = None,
@@ -45,21 +46,36 @@ def accepted(
     """The answer to a submit: ``202 Accepted`` with ``Location: /jobs/{id}`` for a new job,
     ``200`` for an idempotent repeat that returns the first submit's job.
 
+    For a batch (``submit_many``'s list) the body is the list of jobs, in order, and the status
+    ``202`` when the batch created any job (``200`` when every item was a repeat); a batch has
+    no one ``Location`` unless ``location`` gives one.
+
     ``body`` (a pydantic model or JSON-able value) replaces the job record as the response
     body, and ``location`` the ``Location``: a service shows its own resource.
     """
-    job, created = submission
+    if isinstance(submission, Submission):
+        jobs: Any = submission.job.model_dump(mode="json")
+        created = submission.created
+        headers = {"Location": location or f"/jobs/{submission.job.id}"}
+    else:
+        jobs = [item.job.model_dump(mode="json") for item in submission]
+        created = any(item.created for item in submission)
+        headers = {"Location": location} if location else {}
     if body is None:
-        content: Any = job.model_dump(mode="json")
+        content: Any = jobs
     elif hasattr(body, "model_dump"):
         content = body.model_dump(mode="json")
     else:
         content = body
-    return JSONResponse(
-        content,
-        status_code=202 if created else 200,
-        headers={"Location": location or f"/jobs/{job.id}"},
-    )
+    return JSONResponse(content, status_code=202 if created else 200, headers=headers)
+
+
+def batch_keys(idempotency_key: str | None, count: int) -> list[str | None]:
+    """Each item's key for a batch sent with one ``Idempotency-Key``: item ``n`` gets
+    ``{key}/{n}``, so the same list sent again returns the same jobs."""
+    if idempotency_key is None:
+        return [None] * count
+    return [f"{idempotency_key}/{n}" for n in range(count)]
 
 
 @router.get("", response_model=JobPage, summary="List jobs, newest first", responses=errors())

@@ -7,6 +7,7 @@ kind costs neither: a process imports them when it starts its engine.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from skyferry.errors import DatabaseUnavailable, SkyferryError
@@ -47,6 +48,8 @@ class SubmitNotConfirmedError(DatabaseUnavailable):
 
     ``job_id`` is the id the job has if it was created: ``GET /jobs/{job_id}`` tells, and a
     submit repeated with the same Idempotency-Key returns that job instead of a second one.
+    A batch names its first job: the batch is one transaction, so that job exists exactly when
+    every job of the batch does.
     """
 
     def __init__(self, job_id: str) -> None:
@@ -94,6 +97,13 @@ class Jobs(Protocol):
     async def submit(
         self, kind: JobKind[Any, Any], params: BaseModel, idempotency_key: str | None = None
     ) -> Submission: ...
+
+    async def submit_many(
+        self,
+        kind: JobKind[Any, Any],
+        params: Sequence[BaseModel],
+        idempotency_keys: Sequence[str | None] | None = None,
+    ) -> list[Submission]: ...
 
     async def get(self, job_id: str) -> Job: ...
 

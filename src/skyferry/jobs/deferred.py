@@ -9,6 +9,7 @@ cold start; the first submit, status read or cancel launches the same ``JobEngin
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from skyferry.jobs.current import use_engine
@@ -46,6 +47,14 @@ class DeferredJobs:
         self, kind: JobKind[Any, Any], params: BaseModel, idempotency_key: str | None = None
     ) -> Submission:
         return await (await self.engine()).submit(kind, params, idempotency_key)
+
+    async def submit_many(
+        self,
+        kind: JobKind[Any, Any],
+        params: Sequence[BaseModel],
+        idempotency_keys: Sequence[str | None] | None = None,
+    ) -> list[Submission]:
+        return await (await self.engine()).submit_many(kind, params, idempotency_keys)
 
     async def get(self, job_id: str) -> Job:
         return await (await self.engine()).get(job_id)

@@ -10,7 +10,7 @@ engine (a CLI command, a Lambda function's first events) does not pay for it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 from pydantic import BaseModel
@@ -86,6 +86,17 @@ class JobKind(Generic[P, R]):
         from skyferry.jobs.current import current_engine
 
         return await current_engine().submit(self, params, idempotency_key)
+
+    async def submit_many(
+        self, params: Sequence[P], idempotency_keys: Sequence[str | None] | None = None
+    ) -> list[Submission]:
+        """Enqueue many jobs of this kind in one transaction (all or none), one
+        ``Submission`` per item in order. ``idempotency_keys``, one key or None per item, work
+        as ``submit``'s; a key reused with other params fails the whole batch.
+        """
+        from skyferry.jobs.current import current_engine
+
+        return await current_engine().submit_many(self, params, idempotency_keys)
 
     async def get(self, job_id: str) -> Job:
         """The job ``job_id`` of this kind; ``JobNotFoundError`` if there is none."""

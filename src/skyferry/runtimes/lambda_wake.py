@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -63,6 +64,19 @@ class WakingJobs:
         if submission.created:
             await self.waker.wake("submitted", job_id=submission.job.id, kind=kind.name)
         return submission
+
+    async def submit_many(
+        self,
+        kind: JobKind[Any, Any],
+        params: Sequence[BaseModel],
+        idempotency_keys: Sequence[str | None] | None = None,
+    ) -> list[Submission]:
+        """One wake-up for the batch: one worker looking at the queue finds every job."""
+        submissions = await self.inner.submit_many(kind, params, idempotency_keys)
+        created = [s.job.id for s in submissions if s.created]
+        if created:
+            await self.waker.wake("submitted", job_id=created[0], kind=kind.name)
+        return submissions
 
     async def get(self, job_id: str) -> Job:
         return await self.inner.get(job_id)

@@ -141,17 +141,26 @@ def _router(settings: Settings) -> APIRouter:
     router = APIRouter(tags=["demo"])
 
     async def start_demo(
-        request: Request, params: DemoParams, idempotency_key: skyferry.IdempotencyKey = None
+        request: Request,
+        params: DemoParams | list[DemoParams],
+        idempotency_key: skyferry.IdempotencyKey = None,
     ) -> Response:
+        if isinstance(params, list):
+            keys = skyferry.batch_keys(idempotency_key, len(params))
+            return skyferry.accepted(await demo.submit_many(params, keys))
         return skyferry.accepted(await demo.submit(params, idempotency_key))
 
     # FastAPI reads the body's model from the annotation: this server's bounded one
-    start_demo.__annotations__["params"] = _request_model(settings.of(DemoSettings))
+    bounded = _request_model(settings.of(DemoSettings))
+    start_demo.__annotations__["params"] = skyferry.one_or_many(bounded)
     router.post(
         "/jobs/demo",
         status_code=202,
-        response_model=skyferry.Job,
-        summary="Start a demo job: timed steps, in order or fanned out",
+        response_model=skyferry.Job | list[skyferry.Job],
+        summary="Start a demo job (or a list of them): timed steps, in order or fanned out",
+        description="A JSON list of params (at most 1000) submits every job in one transaction "
+        "and answers the list of jobs; with an `Idempotency-Key`, item n gets the key "
+        "`{key}/{n}`, so the same list sent again returns the same jobs (200).",
         responses={200: {"description": "A repeat with the same Idempotency-Key."}, **errors()},
     )(start_demo)
     return router
