@@ -31,8 +31,10 @@ from skyferry import __version__
 from skyferry.config import Settings
 from skyferry.errors import DatabaseUnavailable, Problem, SkyferryError
 from skyferry.http.cursors import decode_cursor, encode_cursor
+from skyferry.jobs.dbos_idle import INTERNAL_QUEUE_NAME, QueueWake, quiet_background_threads
 from skyferry.jobs.kinds import WORKFLOW_PREFIX, JobKind, Submission, kind_of_workflow
 from skyferry.jobs.models import Job, JobPage, JobStatus, Progress
+from skyferry.jobs.notify import SubmitListener, SubmitNotifier, notify
 from skyferry.jobs.records import DBOS_STATUSES, JobCursor, new_job_record, to_job
 from skyferry.jobs.tables import fanout_items, idempotency_keys, job_progress, workers
 from skyferry.jobs.workers import WorkerMonitor
@@ -186,6 +188,9 @@ class JobEngine:
         self._monitor: WorkerMonitor | None = None
         self._requests: DBOSClient
         self._requests_engine: sa.Engine | None = None
+        self._wake: QueueWake | None = None
+        self._notifier: SubmitNotifier | None = None
+        self._listener: SubmitListener | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -210,6 +215,7 @@ class JobEngine:
         # DBOS's connects wait out an outage; a database that is not there at start-up is more
         # likely a wrong URL than an outage, and should stop the process with that message
         await asyncio.to_thread(check_database, self.platform.database)
+        quiet_background_threads()  # fewer polls of the database from an idle process
         DBOS(config=self._dbos_config())
         if not self.run_workers:
             DBOS.listen_queues([])
@@ -221,6 +227,7 @@ class JobEngine:
             on_conflict="always_update",
         )
         self._requests = self._request_client()
+        self._start_wakeups()
         if self.run_workers:
             self._monitor = WorkerMonitor(self.platform.database, self.executor_id, self.settings)
             self._monitor.start()
@@ -236,6 +243,10 @@ class JobEngine:
         if self._monitor is not None:
             # keep heartbeating while jobs drain, or others would take them over mid-run
             self._monitor.stop_recovering()
+        if self._listener is not None:
+            self._listener.stop(wake=lambda: notify(self._notify_engine))
+        if self._notifier is not None:
+            self._notifier.stop()
         DBOS.destroy(workflow_completion_timeout_sec=grace if self.run_workers else 0)
         if self._monitor is not None:
             self._monitor.stop()
@@ -244,6 +255,52 @@ class JobEngine:
         if self._requests_engine is not None:
             self._requests_engine.dispose()
         _current = None
+
+    def _start_wakeups(self) -> None:
+        """Idle workers sleep until a submit wakes them (jobs/dbos_idle.py, jobs/notify.py).
+
+        On Postgres a submit NOTIFYs every process and each process running jobs LISTENs; on
+        SQLite the process's own submits wake its workers directly, and jobs submitted by
+        another process start at the next idle poll. Behind a transaction pooler no
+        connection can LISTEN, so the workers poll at ``queue_polling_seconds`` as before.
+        """
+        settings = self.settings
+        postgres = settings.dbos_system_url.startswith("postgresql")
+        listens = postgres and settings.database_pooler != "transaction" and self.run_workers
+        idle = settings.queue_idle_polling_seconds
+        # DBOS's own queue, polled in every process; skyferry enqueues nothing on it
+        QueueWake(INTERNAL_QUEUE_NAME, idle_seconds=idle, busy_grace_seconds=1.0).install()
+        if postgres:
+            self._notifier = SubmitNotifier(self._notify_engine)
+        if not self.run_workers:
+            return
+        self._wake = QueueWake(
+            QUEUE_NAME,
+            idle_seconds=idle if listens or not postgres else settings.queue_polling_seconds,
+            busy_grace_seconds=1.0,
+        )
+        self._wake.install()
+        if listens:
+            connect = waiting_connector(
+                settings.dbos_system_url,
+                postgres_connect_args(
+                    application_name=settings.application_name("listen"),
+                    connect_timeout_seconds=settings.database_connect_timeout_seconds,
+                ),
+                give_up_after=None,
+            )
+            self._listener = SubmitListener(connect, self._wake.ring)
+
+    @property
+    def _notify_engine(self) -> sa.Engine:
+        """An engine on DBOS's database, where the workers LISTEN."""
+        return self._requests_engine or self.platform.database
+
+    def _submitted(self) -> None:
+        if self._wake is not None:
+            self._wake.ring()
+        if self._notifier is not None:
+            self._notifier.submitted()
 
     def _request_client(self) -> DBOSClient:
         """The handle requests use: it raises on a lost connection instead of waiting."""
@@ -283,6 +340,9 @@ class JobEngine:
             "notification_listener_polling_interval_sec": (
                 self.settings.notification_polling_seconds
             ),
+            # how often DBOS pushes the NOTIFYs of workflow events and streams, which skyferry
+            # does not use: its default (10 ms) wakes a thread a hundred times a second
+            "notification_coalesce_sec": 0.5,
         }
         if self.settings.dbos_system_url.startswith("postgresql"):
             connect_args = postgres_connect_args(
@@ -376,6 +436,7 @@ class JobEngine:
             },
             payload,
         )
+        self._submitted()
 
     def _claim_key(self, job_id: str, kind: str, fingerprint: str) -> tuple[bool, str]:
         """Insert the key's row unless it exists: (whether this call did, its fingerprint)."""
