@@ -160,7 +160,7 @@ class Settings(BaseSettings):
         gt=0,
         le=300,
         description="How often an idle worker polls the queue: submits wake it sooner (on "
-        "SQLite only the same process's); the fallback for anything else.",
+        "SQLite a change of its files sooner); the fallback for anything else.",
     )
     notification_polling_seconds: float = Field(
         default=1.0,

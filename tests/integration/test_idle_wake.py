@@ -1,6 +1,7 @@
 """Idle workers sleep (one poll per ``queue_idle_polling_seconds``, here longer than any wait
-below) and a submit wakes them: in the submitting process directly, and on Postgres in every
-process through a NOTIFY (before: every worker polled the queue every 50 ms, idle or not)."""
+below) and a submit wakes them: in the submitting process directly, in other processes through
+a NOTIFY on Postgres and DBOS's database file on SQLite (before: every worker polled the queue
+every 50 ms, idle or not)."""
 
 from __future__ import annotations
 
@@ -81,35 +82,26 @@ def test_the_dbos_internals_it_relies_on_are_there(api: Api) -> None:
         time.sleep(0.05)
 
 
-@pytest.mark.postgres
-def test_a_notify_from_another_process_wakes_an_idle_worker(postgres_url: str) -> None:
-    settings = load_settings(
-        database_url=postgres_url,
-        blob_url="memory://",
-        log_format="text",
-        auto_migrate=True,
-        shutdown_grace_seconds=0,
-        queue_idle_polling_seconds=IDLE_POLLING,
-    )
-    app = create_app(settings)
-    with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-        time.sleep(BUSY_GRACE + 0.5)
-        # enqueued the way another process would, with nothing rung in this one
-        job_id = uuid.uuid4().hex
-        other = DBOSClient(system_database_url=settings.dbos_system_url)
-        engine = sa.create_engine(settings.sqlalchemy_url, pool_size=1)
-        try:
-            other.enqueue(
-                {
-                    "queue_name": QUEUE_NAME,
-                    "workflow_name": "skyferry:demo",
-                    "workflow_id": job_id,
-                    "app_version": f"skyferry-{skyferry.__version__}",
-                },
-                {"steps": 1, "seconds_per_step": 0},
-            )
+def test_a_submit_from_another_process_wakes_an_idle_worker(api: Api) -> None:
+    """On Postgres through a NOTIFY; on SQLite through the change to DBOS's database file."""
+    time.sleep(BUSY_GRACE + 0.5)
+    # enqueued the way another process would, with nothing rung in this one
+    job_id = uuid.uuid4().hex
+    other = DBOSClient(system_database_url=api.settings.dbos_system_url)
+    engine = sa.create_engine(api.settings.sqlalchemy_url, pool_size=1)
+    try:
+        other.enqueue(
+            {
+                "queue_name": QUEUE_NAME,
+                "workflow_name": "skyferry:demo",
+                "workflow_id": job_id,
+                "app_version": f"skyferry-{skyferry.__version__}",
+            },
+            {"steps": 1, "seconds_per_step": 0},
+        )
+        if engine.dialect.name == "postgresql":
             notify(engine)
-            assert poll(client, job_id, timeout=30)["status"] == "succeeded"
-        finally:
-            other.destroy()
-            engine.dispose()
+        assert poll(api.client, job_id, timeout=30)["status"] == "succeeded"
+    finally:
+        other.destroy()
+        engine.dispose()

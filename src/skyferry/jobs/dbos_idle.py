@@ -14,7 +14,8 @@ reaches into DBOS:
   worker threads named ``queue-worker-<queue>`` with a ``QueueWake`` change: they return at
   once when rung (a submit, a NOTIFY), wait DBOS's own interval while this process runs jobs
   of the queue or did within ``busy_grace_seconds`` (so freed capacity is refilled as before),
-  and up to ``idle_seconds`` otherwise. The manager thread itself (which starts the queues'
+  and up to ``idle_seconds`` otherwise (ended early when a cheap ``changed`` check says so).
+  The manager thread itself (which starts the queues'
   threads, checking every second) waits ``idle_seconds`` once all of those have started.
   DBOS's internal queue (``_dbos_internal_queue``: workflows started without a queue, which
   skyferry never starts) gets a QueueWake too, so it stops polling every second.
@@ -61,8 +62,20 @@ def quiet_background_threads() -> None:
 class QueueWake:
     """Decides how long DBOS's worker thread of one queue waits between polls."""
 
-    def __init__(self, queue_name: str, *, idle_seconds: float, busy_grace_seconds: float) -> None:
+    def __init__(
+        self,
+        queue_name: str,
+        *,
+        idle_seconds: float,
+        busy_grace_seconds: float,
+        changed: Callable[[], bool] | None = None,
+        check_seconds: float = 0.1,
+    ) -> None:
+        """``changed``, when given, is asked every ``check_seconds`` of an idle wait whether
+        the queue may have work (a cheap check, no query); True ends the wait."""
         self.queue_name = queue_name
+        self._changed = changed
+        self._check_seconds = check_seconds
         self.thread_name = f"queue-worker-{queue_name}"
         self.idle_seconds = idle_seconds
         self.started = False
@@ -93,8 +106,19 @@ class QueueWake:
     def wait(self, dbos_timeout: float, stopped: Callable[[], bool]) -> None:
         self.started = True
         with self._condition:
-            if not self._rung and not stopped():
-                self._condition.wait(self._timeout(dbos_timeout))
+            timeout = self._timeout(dbos_timeout)
+            if self._changed is None or timeout <= self._check_seconds:
+                if not self._rung and not stopped():
+                    self._condition.wait(timeout)
+            else:
+                deadline = time.monotonic() + timeout
+                while not self._rung and not stopped():
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._condition.wait(min(self._check_seconds, remaining))
+                    if self._changed():
+                        break
             self._rung = False
 
     def _timeout(self, dbos_timeout: float) -> float:

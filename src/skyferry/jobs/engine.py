@@ -34,7 +34,7 @@ from skyferry.http.cursors import decode_cursor, encode_cursor
 from skyferry.jobs.dbos_idle import INTERNAL_QUEUE_NAME, QueueWake, quiet_background_threads
 from skyferry.jobs.kinds import WORKFLOW_PREFIX, JobKind, Submission, kind_of_workflow
 from skyferry.jobs.models import Job, JobPage, JobStatus, Progress
-from skyferry.jobs.notify import SubmitListener, SubmitNotifier, notify
+from skyferry.jobs.notify import SubmitListener, SubmitNotifier, file_changes, notify
 from skyferry.jobs.records import DBOS_STATUSES, JobCursor, new_job_record, to_job
 from skyferry.jobs.tables import fanout_items, idempotency_keys, job_progress, workers
 from skyferry.jobs.workers import WorkerMonitor
@@ -260,8 +260,8 @@ class JobEngine:
         """Idle workers sleep until a submit wakes them (jobs/dbos_idle.py, jobs/notify.py).
 
         On Postgres a submit NOTIFYs every process and each process running jobs LISTENs; on
-        SQLite the process's own submits wake its workers directly, and jobs submitted by
-        another process start at the next idle poll. Behind a transaction pooler no
+        SQLite the process's own submits wake its workers directly, and a change of DBOS's
+        database file (another process's submit) within 100 ms. Behind a transaction pooler no
         connection can LISTEN, so the workers poll at ``queue_polling_seconds`` as before.
         """
         settings = self.settings
@@ -278,6 +278,7 @@ class JobEngine:
             QUEUE_NAME,
             idle_seconds=idle if listens or not postgres else settings.queue_polling_seconds,
             busy_grace_seconds=1.0,
+            changed=None if postgres else file_changes(sqlite_path(settings.dbos_system_url)),
         )
         self._wake.install()
         if listens:
@@ -611,6 +612,10 @@ def _retry_step(steps: list[Any]) -> int:
     if failed:
         return int(min(failed))
     return max((int(step["function_id"]) for step in steps), default=0) + 1
+
+
+def sqlite_path(url: str) -> str:
+    return str(sa.make_url(url).database)
 
 
 def _job_id(kind: JobKind[Any, Any], idempotency_key: str) -> str:

@@ -1,5 +1,5 @@
-"""Submits wake the workers of every process on Postgres: a NOTIFY after each enqueue, a LISTEN
-in each process that runs jobs.
+"""What wakes idle workers in other processes: on Postgres a NOTIFY after each enqueue and a
+LISTEN in each process that runs jobs; on SQLite a change of DBOS's database file.
 
 DBOS's queues have no LISTEN/NOTIFY of their own, so an idle worker would either poll often
 (CPU for nothing) or start a job late. Each submitting process sends ``NOTIFY`` on one channel
@@ -9,12 +9,17 @@ trip rather than per job. Each process that runs jobs holds one connection in ``
 rings its queue's wake on every notification, and once more each time it (re)connects, for
 what it may have missed meanwhile. Polling every ``queue_idle_polling_seconds`` stays as the
 fallback (a NOTIFY lost in an outage, a job enqueued by something other than skyferry).
+
+SQLite has no notifications, but every enqueue writes DBOS's database file (or its ``-wal``
+file in WAL mode): a ``stat`` of them every 100 ms (no query, no lock) tells an idle worker
+when to poll, whichever process wrote.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -98,3 +103,31 @@ class SubmitListener:
                     return
                 log.warning("listening for submitted jobs failed; reconnecting", exc_info=True)
                 self._stopping.wait(1.0)
+
+
+def file_changes(path: str) -> Callable[[], bool]:
+    """True when ``path``'s WAL (or the file itself) changed since the last call."""
+    files = (f"{path}-wal", path)
+
+    def signature() -> tuple[tuple[int, int], ...]:
+        stats = []
+        for name in files:
+            try:
+                found = os.stat(name)
+            except FileNotFoundError:
+                stats.append((0, 0))
+            else:
+                stats.append((found.st_size, found.st_mtime_ns))
+        return tuple(stats)
+
+    last = signature()
+
+    def changed() -> bool:
+        nonlocal last
+        now = signature()
+        if now == last:
+            return False
+        last = now
+        return True
+
+    return changed
