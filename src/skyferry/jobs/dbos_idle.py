@@ -12,11 +12,11 @@ reaches into DBOS:
   ``DBOS._background_threads`` by the thread's target, gets a subclass of ``threading.Event``
   as its class. The object stays the one DBOS sets on destroy; only the waits of the queue
   worker threads named ``queue-worker-<queue>`` with a ``QueueWake`` change: they return at
-  once when rung (a submit, a NOTIFY), wait DBOS's own interval while this process runs jobs
-  of the queue or did within ``busy_grace_seconds`` (so freed capacity is refilled as before),
-  and up to ``idle_seconds`` otherwise (ended early when a cheap ``changed`` check says so).
-  The manager thread itself (which starts the queues'
-  threads, checking every second) waits ``idle_seconds`` once all of those have started.
+  once when rung (a submit, a NOTIFY), wait DBOS's own interval while this process is full
+  (runs ``busy_at`` jobs of the queue) or was within ``busy_grace_seconds``, so freed capacity
+  is refilled as before, and up to ``idle_seconds`` otherwise (ended early when a cheap
+  ``changed`` check says so). The manager thread itself (which starts the queues' threads,
+  checking every second) waits ``idle_seconds`` once all of those have started.
   DBOS's internal queue (``_dbos_internal_queue``: workflows started without a queue, which
   skyferry never starts) gets a QueueWake too, so it stops polling every second.
 - whether the process runs jobs of a queue is DBOS's own count, the one its queue thread
@@ -28,7 +28,7 @@ reaches into DBOS:
   ``_scheduler._STARTUP_FAST_POLL_DURATION_SEC`` (60 s) for schedules, which skyferry never
   makes (0 here: it polls at its configured interval from the start).
 
-``tests/unit/test_dbos_idle.py`` fails if any of these stops being there.
+``tests/integration/test_idle_wake.py`` fails if any of these stops being there.
 """
 
 from __future__ import annotations
@@ -68,12 +68,17 @@ class QueueWake:
         *,
         idle_seconds: float,
         busy_grace_seconds: float,
+        busy_at: int = 1,
         changed: Callable[[], bool] | None = None,
         check_seconds: float = 0.1,
     ) -> None:
-        """``changed``, when given, is asked every ``check_seconds`` of an idle wait whether
+        """The worker counts as busy (polls at DBOS's interval) while it runs ``busy_at``
+        jobs of the queue or more: with every submit ringing, polling only finds work a submit
+        could not start, which is while the worker was full (``busy_at`` its concurrency).
+        ``changed``, when given, is asked every ``check_seconds`` of an idle wait whether
         the queue may have work (a cheap check, no query); True ends the wait."""
         self.queue_name = queue_name
+        self._busy_at = busy_at
         self._changed = changed
         self._check_seconds = check_seconds
         self.thread_name = f"queue-worker-{queue_name}"
@@ -123,7 +128,7 @@ class QueueWake:
 
     def _timeout(self, dbos_timeout: float) -> float:
         now = time.monotonic()
-        if self._running_jobs() > 0:
+        if self._running_jobs() >= self._busy_at:
             self._busy_until = now + self._busy_grace
         if now < self._busy_until:
             return dbos_timeout

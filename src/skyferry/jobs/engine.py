@@ -278,6 +278,7 @@ class JobEngine:
             QUEUE_NAME,
             idle_seconds=idle if listens or not postgres else settings.queue_polling_seconds,
             busy_grace_seconds=1.0,
+            busy_at=settings.worker_concurrency if listens or not postgres else 1,
             changed=None if postgres else file_changes(sqlite_path(settings.dbos_system_url)),
         )
         self._wake.install()
@@ -560,6 +561,7 @@ class JobEngine:
             if isinstance(exc, dbos_errors.DBOSNonExistentWorkflowError):
                 raise JobNotFoundError(job_id) from exc
             raise JobNotFailedError(await self.get(job_id)) from exc
+        self._submitted()  # the job is queued again: wake the workers
         log.info("job retried", extra={"job_id": job_id, "from_step": start_step})
         return await self.get(job_id)
 
