@@ -6,6 +6,7 @@ handle to submit it (``await count.submit(Count(n=3))``), read its jobs and thei
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Generic, NamedTuple, TypeVar
 
@@ -53,7 +54,15 @@ class JobKind(Generic[P, R]):
         async def workflow(raw_params: dict[str, Any]) -> Any:
             workflow_id = DBOS.workflow_id
             assert workflow_id is not None  # DBOS runs this only as a workflow
-            return await fn(JobContext(workflow_id, name), params.model_validate(raw_params))
+            ctx = JobContext(workflow_id, name)
+            try:
+                result = await fn(ctx, params.model_validate(raw_params))
+            except BaseException:
+                with contextlib.suppress(Exception):  # the job's own error is the one to see
+                    await ctx.flush()
+                raise
+            await ctx.flush()  # its progress lands before the job is seen to end
+            return result
 
         workflow.__qualname__ = workflow.__name__ = f"job_{name}"
         self.workflow: Callable[[dict[str, Any]], Coroutine[Any, Any, Any]] = DBOS.workflow(
