@@ -189,7 +189,7 @@ def markdown(woken: dict[str, Any], polling: dict[str, Any]) -> str:
     ]
     for kind, percent in woken["cpu_percent"].items():
         base = polling["cpu_percent"][kind]
-        ratio = f"{base / percent:.0f}x" if percent > 0 else "-"
+        ratio = f"{base / percent:.1f}x" if percent > 0 else "-"
         lines.append(f"| {kind} | {percent:.2f} | {base:.2f} | {ratio} |")
     lines += [
         "",
