@@ -239,7 +239,19 @@ class Settings(BaseSettings):
         description="Apply schema migrations at start-up; unset means only on SQLite.",
     )
     worker_concurrency: int = Field(default=64, gt=0, le=10_000)
-    queue_polling_seconds: float = Field(default=0.05, gt=0, le=60)
+    queue_polling_seconds: float = Field(
+        default=0.05,
+        gt=0,
+        le=60,
+        description="How often a worker running jobs polls the queue for more.",
+    )
+    queue_idle_polling_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="How often an idle worker polls the queue: submits wake it sooner (on "
+        "SQLite a change of its files sooner); the fallback for anything else.",
+    )
     notification_polling_seconds: float = Field(
         default=1.0,
         ge=0.001,

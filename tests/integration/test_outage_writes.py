@@ -98,7 +98,9 @@ async def test_a_progress_write_during_an_outage_lands_when_the_database_is_back
 ) -> None:
     back = outage(server)
     try:
-        await JobContext("job-1", "demo").progress(3, 10, "step 3 of 10")
+        ctx = JobContext("job-1", "demo")
+        await ctx.progress(3, 10, "step 3 of 10")  # the write goes on while the job does
+        await ctx.flush()  # what the engine awaits before the job ends
     finally:
         back.join()
     with rt.database.connect() as connection:

@@ -27,6 +27,7 @@ class JobContext:
         self.id = job_id
         self.kind = kind
         self.platform = platform.current()
+        self._writing: asyncio.Task[None] | None = None
 
     def get(self, resource: Resource[T]) -> T:
         """A resource its service opened for this process (a store, a client, a limit)."""
@@ -35,10 +36,32 @@ class JobContext:
     async def progress(self, done: int, total: int | None = None, message: str = "") -> None:
         """Record progress durably, so any process can show it while the job runs.
 
-        During a database outage this waits for the database to come back rather than fail
-        the job: the job's next checkpoint would wait for it anyway, and a lost write would
-        leave the last progress a job shows wrong for good.
+        The write runs while the job goes on (its next step), one write at a time in order,
+        and the job ends only once its last write has landed (``flush``): a progress write
+        used to cost each step of a job a round trip of its own. A job that resumes after a
+        crash reports its progress again as it replays, so a write lost with the process is
+        written again. During a database outage a write waits for the database to come back
+        rather than fail the job: the job's next checkpoint would wait for it anyway, and a
+        lost write would leave the last progress a job shows wrong for good. A write that
+        fails otherwise fails the job at its next progress call or at its end.
         """
+        previous = self._writing
+        if previous is not None and previous.done():
+            previous.result()  # raises what the previous write met
+            previous = None
+        self._writing = asyncio.create_task(self._write(previous, done, total, message))
+
+    async def flush(self) -> None:
+        """Wait for the last progress write (the job engine calls it as the job ends)."""
+        if self._writing is not None:
+            writing, self._writing = self._writing, None
+            await writing
+
+    async def _write(
+        self, previous: asyncio.Task[None] | None, done: int, total: int | None, message: str
+    ) -> None:
+        if previous is not None:
+            await previous
         await retry_while_unreachable(
             lambda: asyncio.to_thread(
                 write_progress, self.platform.database, self.id, done, total, message

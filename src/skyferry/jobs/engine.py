@@ -42,6 +42,7 @@ from skyferry.jobs.current import (
     claim_engine,
     use_engine,
 )
+from skyferry.jobs.dbos_idle import INTERNAL_QUEUE_NAME, QueueWake, quiet_background_threads
 from skyferry.jobs.kinds import (
     WORKFLOW_PREFIX,
     JobKind,
@@ -50,6 +51,7 @@ from skyferry.jobs.kinds import (
     register_workflows,
 )
 from skyferry.jobs.models import Job, JobPage, JobStatus, Progress
+from skyferry.jobs.notify import SubmitListener, SubmitNotifier, file_changes, notify
 from skyferry.jobs.records import DBOS_STATUSES, JobCursor, new_job_record, to_job
 from skyferry.jobs.tables import fanout_items, idempotency_keys, job_progress, workers
 from skyferry.jobs.workers import WorkerMonitor
@@ -87,6 +89,9 @@ class JobEngine:
         self._backlog: BacklogPublisher | None = None
         self._requests: DBOSClient
         self._requests_engine: sa.Engine | None = None
+        self._wake: QueueWake | None = None
+        self._notifier: SubmitNotifier | None = None
+        self._listener: SubmitListener | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -107,6 +112,7 @@ class JobEngine:
         # DBOS's connects wait out an outage; a database that is not there at start-up is more
         # likely a wrong URL than an outage, and should stop the process with that message
         await asyncio.to_thread(check_database, self.platform.database)
+        quiet_background_threads()  # fewer polls of the database from an idle process
         register_workflows()
         DBOS(config=self._dbos_config())
         if not self.run_workers:
@@ -119,6 +125,7 @@ class JobEngine:
             on_conflict="always_update",
         )
         self._requests = self._request_client()
+        self._start_wakeups()
         if self.run_workers:
             self._monitor = WorkerMonitor(self.platform.database, self.executor_id, self.settings)
             self._monitor.start()
@@ -139,6 +146,10 @@ class JobEngine:
         if self._monitor is not None:
             # keep heartbeating while jobs drain, or others would take them over mid-run
             self._monitor.stop_recovering()
+        if self._listener is not None:
+            self._listener.stop(wake=lambda: notify(self._notify_engine))
+        if self._notifier is not None:
+            self._notifier.stop()
         DBOS.destroy(workflow_completion_timeout_sec=grace if self.run_workers else 0)
         if self._monitor is not None:
             self._monitor.stop()
@@ -147,6 +158,54 @@ class JobEngine:
         if self._requests_engine is not None:
             self._requests_engine.dispose()
         use_engine(None)
+
+    def _start_wakeups(self) -> None:
+        """Idle workers sleep until a submit wakes them (jobs/dbos_idle.py, jobs/notify.py).
+
+        On Postgres a submit NOTIFYs every process and each process running jobs LISTENs; on
+        SQLite the process's own submits wake its workers directly, and a change of DBOS's
+        database file (another process's submit) within 100 ms. Behind a transaction pooler no
+        connection can LISTEN, so the workers poll at ``queue_polling_seconds`` as before.
+        """
+        settings = self.settings
+        postgres = settings.dbos_system_url.startswith("postgresql")
+        listens = postgres and settings.database_pooler != "transaction" and self.run_workers
+        idle = settings.queue_idle_polling_seconds
+        # DBOS's own queue, polled in every process; skyferry enqueues nothing on it
+        QueueWake(INTERNAL_QUEUE_NAME, idle_seconds=idle, busy_grace_seconds=1.0).install()
+        if postgres:
+            self._notifier = SubmitNotifier(self._notify_engine)
+        if not self.run_workers:
+            return
+        self._wake = QueueWake(
+            QUEUE_NAME,
+            idle_seconds=idle if listens or not postgres else settings.queue_polling_seconds,
+            busy_grace_seconds=1.0,
+            busy_at=settings.worker_concurrency if listens or not postgres else 1,
+            changed=None if postgres else file_changes(sqlite_path(settings.dbos_system_url)),
+        )
+        self._wake.install()
+        if listens:
+            connect = waiting_connector(
+                settings.dbos_system_url,
+                postgres_connect_args(
+                    application_name=settings.application_name("listen"),
+                    connect_timeout_seconds=settings.database_connect_timeout_seconds,
+                ),
+                give_up_after=None,
+            )
+            self._listener = SubmitListener(connect, self._wake.ring)
+
+    @property
+    def _notify_engine(self) -> sa.Engine:
+        """An engine on DBOS's database, where the workers LISTEN."""
+        return self._requests_engine or self.platform.database
+
+    def _submitted(self) -> None:
+        if self._wake is not None:
+            self._wake.ring()
+        if self._notifier is not None:
+            self._notifier.submitted()
 
     def _request_client(self) -> DBOSClient:
         """The handle requests use: it raises on a lost connection instead of waiting."""
@@ -186,6 +245,9 @@ class JobEngine:
             "notification_listener_polling_interval_sec": (
                 self.settings.notification_polling_seconds
             ),
+            # how often DBOS pushes the NOTIFYs of workflow events and streams, which skyferry
+            # does not use: its default (10 ms) wakes a thread a hundred times a second
+            "notification_coalesce_sec": 0.5,
         }
         if self.settings.dbos_system_url.startswith("postgresql"):
             connect_args = postgres_connect_args(
@@ -308,6 +370,7 @@ class JobEngine:
             submissions.append(Submission(new_job_record(job_id, kind.name, payload, now), created))
         if enqueue:
             await asyncio.to_thread(self._enqueue, kind, enqueue)
+            self._submitted()
         return submissions
 
     def _enqueue(self, kind: JobKind[Any, Any], payloads: dict[str, dict[str, Any]]) -> None:
@@ -458,6 +521,7 @@ class JobEngine:
             if isinstance(exc, dbos_errors.DBOSNonExistentWorkflowError):
                 raise JobNotFoundError(job_id) from exc
             raise JobNotFailedError(await self.get(job_id)) from exc
+        self._submitted()  # the job is queued again: wake the workers
         log.info("job retried", extra={"job_id": job_id, "from_step": start_step})
         return await self.get(job_id)
 
@@ -510,6 +574,10 @@ def _retry_step(steps: list[Any]) -> int:
     if failed:
         return int(min(failed))
     return max((int(step["function_id"]) for step in steps), default=0) + 1
+
+
+def sqlite_path(url: str) -> str:
+    return str(sa.make_url(url).database)
 
 
 def _job_id(kind: JobKind[Any, Any], idempotency_key: str) -> str:

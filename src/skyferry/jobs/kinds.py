@@ -10,6 +10,7 @@ engine (a CLI command, a Lambda function's first events) does not pay for it.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
@@ -69,7 +70,15 @@ class JobKind(Generic[P, R]):
         async def workflow(raw_params: dict[str, Any]) -> Any:
             workflow_id = DBOS.workflow_id
             assert workflow_id is not None  # DBOS runs this only as a workflow
-            return await fn(JobContext(workflow_id, name), params.model_validate(raw_params))
+            ctx = JobContext(workflow_id, name)
+            try:
+                result = await fn(ctx, params.model_validate(raw_params))
+            except BaseException:
+                with contextlib.suppress(Exception):  # the job's own error is the one to see
+                    await ctx.flush()
+                raise
+            await ctx.flush()  # its progress lands before the job is seen to end
+            return result
 
         workflow.__qualname__ = workflow.__name__ = f"job_{name}"
         DBOS.workflow(name=WORKFLOW_PREFIX + name)(workflow)
