@@ -29,25 +29,31 @@ def serve_in_thread(
     With ``limits``, uvicorn is set up as ``skyferry serve`` sets it up (its protocol, timeouts
     and body draining); without, it is plain uvicorn, as a team's own deployment may run it.
     """
-    port = free_port()
-    options = {"host": "127.0.0.1", "port": port, "log_config": None, "lifespan": "on"}
-    config = (
-        uvicorn.Config(app, **options)  # type: ignore[arg-type]
-        if limits is None
-        else uvicorn_config(app, limits, **options)
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + startup_timeout
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("uvicorn exited during start-up; see the log above")
-        if time.monotonic() > deadline:
-            raise TimeoutError("uvicorn did not start in time")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
+    # the socket is bound here and handed to uvicorn, so no other process can take the port
+    # between choosing it and listening on it (a free_port() race seen under a full suite)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+        options = {"host": "127.0.0.1", "port": port, "log_config": None, "lifespan": "on"}
+        config = (
+            uvicorn.Config(app, **options)  # type: ignore[arg-type]
+            if limits is None
+            else uvicorn_config(app, limits, **options)
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="uvicorn-test", daemon=True
+        )
+        thread.start()
+        deadline = time.monotonic() + startup_timeout
+        try:
+            while not server.started:
+                if not thread.is_alive():
+                    raise RuntimeError("uvicorn exited during start-up; see the log above")
+                if time.monotonic() > deadline:
+                    raise TimeoutError("uvicorn did not start in time")
+                time.sleep(0.02)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
+            thread.join(timeout=60)
