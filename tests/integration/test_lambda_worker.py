@@ -44,6 +44,11 @@ def http_event(method: str, path: str, body: dict[str, Any] | None = None) -> di
     }
 
 
+def submit_event(body: dict[str, Any]) -> dict[str, Any]:
+    """A demo job's submit, as an HTTP API event."""
+    return http_event("POST", "/jobs/demo", body)
+
+
 @dataclass(frozen=True)
 class LongJob:
     """A job kind's submit route, its record's route, and what its success looks like."""
