@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections import Counter
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,6 +37,7 @@ class Spread(BaseModel):
     chunk_size: int = 100
     calls_per_second: int | None = None
     record: bool = True
+    across_workers: bool = True
 
 
 def _record(item: int, started: float) -> None:
@@ -47,12 +49,13 @@ def _record(item: int, started: float) -> None:
 
 
 @skyferry.fan_out_item("tests.sleep")
-async def sleep_item(item: dict[str, Any]) -> int:
+async def sleep_item(item: dict[str, Any]) -> list[int]:
+    """``[index, pid]``: which item it was, and which process ran it."""
     started = time.time()
     await asyncio.sleep(item["seconds"])
     if item["record"]:
         await asyncio.to_thread(_record, item["i"], started)
-    return int(item["i"])
+    return [int(item["i"]), os.getpid()]
 
 
 @skyferry.job("tests.spread", params=Spread)
@@ -69,12 +72,14 @@ async def spread(ctx: skyferry.JobContext, params: Spread) -> dict[str, Any]:
         concurrency=params.concurrency,
         rate_limit=rate,
         retry=skyferry.Retry(attempts=1),
-        across_workers=True,
+        across_workers=params.across_workers,
         chunk_size=params.chunk_size,
     )
+    ran_by = Counter(str(pid) for _, pid in result.outputs)
     return {
         "succeeded": len(result.succeeded),
-        "in_order": result.outputs == list(range(params.items)),
+        "in_order": [index for index, _ in result.outputs] == list(range(params.items)),
+        "items_per_process": dict(ran_by),
         "seconds": time.time() - started,
     }
 
