@@ -87,8 +87,8 @@ def test_a_fan_out_spreads_over_workers_holds_its_rate_and_survives_a_killed_wor
 
             # 400 items of 20 ms, 2 at once in each of 4 chunks at a time: SIGKILL a worker
             # once a quarter of them are done
-            body = {"items": 400, "seconds": 0.02, "concurrency": 8, "chunk_size": 8}
-            job_id = client.post("/spread", json=body).json()["id"]
+            spread = {"items": 400, "seconds": 0.02, "concurrency": 8, "chunk_size": 8}
+            job_id = client.post("/spread", json=spread).json()["id"]
             checkpointed = f"SELECT item FROM skyferry_fanout_items WHERE job_id = '{job_id}'"
             wait_for(lambda: len(query(engine, checkpointed)) >= 100)
             stop(workers[1], signal.SIGKILL)
