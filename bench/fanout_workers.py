@@ -136,6 +136,7 @@ def bench(quick: bool, workdir: Path) -> dict[str, Any]:
         "ideal_seconds": round(ideal, 3),
         "spread_seconds": round(spread_wall, 3),
         "spread_efficiency": round(ideal / spread_wall, 3),
+        "spread_fan_out_seconds": round(spread["seconds"], 3),  # inside the job
         "spread_items_per_process": sorted(spread["items_per_process"].values()),
         "one_worker_seconds": round(one_wall, 3),
         "one_worker_efficiency": round(ideal / one_wall, 3),
