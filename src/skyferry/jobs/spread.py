@@ -13,7 +13,8 @@ Concurrency is shared out by workers: each runs at most ``concurrency`` over the
 it holds, and holds one chunk more than that share fills, claimed ahead: when a chunk ends,
 the next one's items are already running. Chunks that each ran a fixed part of the concurrency
 idled their slots between one chunk's end and the next one's claim, and one worker woken first
-took every chunk there was (measured: 0.45-0.54 of the ideal, against 0.8 and more now). A
+took every chunk there was (measured: 0.45-0.54 of the ideal, against 0.71-0.79 now, and
+0.75-0.85 for the same fan-out in one worker: docs/benchmarks.md). A
 worker that joins while a fan-out runs takes a smaller share than those already in it had, so
 for that while the total may be above ``concurrency``; one that dies leaves it below.
 
