@@ -24,6 +24,7 @@ class FanOutParams(BaseModel):
     fail_every: int = 5
     concurrency: int = 4
     rate_per_second: int | None = None
+    across_workers: bool = False
 
 
 class BlobParams(BaseModel):
@@ -71,16 +72,36 @@ async def overrun(ctx: skyferry.JobContext, params: Empty) -> None:
     await sleep(30)
 
 
+@skyferry.fan_out_item("test.square")
+async def square(item: list[int]) -> int:
+    """``[value, fail_every]``: what ``_item`` is given, as the JSON a worker gets it in."""
+    return await _item(item[0], item[1])
+
+
 @skyferry.job("test.fanout", params=FanOutParams)
 async def fan(ctx: skyferry.JobContext, params: FanOutParams) -> dict[str, Any]:
-    result = await ctx.fan_out(
-        "squares",
-        list(range(params.items)),
-        lambda value: _item(value, params.fail_every),
-        concurrency=params.concurrency,
-        rate_limit=skyferry.RateLimit(params.rate_per_second) if params.rate_per_second else None,
-        retry=skyferry.Retry(attempts=2, initial_seconds=0.01),
-    )
+    rate = skyferry.RateLimit(params.rate_per_second) if params.rate_per_second else None
+    retry = skyferry.Retry(attempts=2, initial_seconds=0.01)
+    if params.across_workers:
+        result = await ctx.fan_out(
+            "squares",
+            [[value, params.fail_every] for value in range(params.items)],
+            square,
+            concurrency=params.concurrency,
+            rate_limit=rate,
+            retry=retry,
+            across_workers=True,
+            chunk_size=4,
+        )
+    else:
+        result = await ctx.fan_out(
+            "squares",
+            list(range(params.items)),
+            lambda value: _item(value, params.fail_every),
+            concurrency=params.concurrency,
+            rate_limit=rate,
+            retry=retry,
+        )
     return {
         "outputs": result.outputs,
         "failed": [

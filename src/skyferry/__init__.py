@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from skyferry.jobs.models import Job, JobStatus
     from skyferry.jobs.rates import SharedRate
     from skyferry.jobs.retry import Retry
+    from skyferry.jobs.spread import ItemFunction, fan_out_item
     from skyferry.jobs.steps import step
     from skyferry.platform import Platform
     from skyferry.resources import Resource
@@ -65,6 +66,8 @@ _HOMES = {
     "SharedRate": "skyferry.jobs.rates",
     "Retry": "skyferry.jobs.retry",
     "step": "skyferry.jobs.steps",
+    "ItemFunction": "skyferry.jobs.spread",
+    "fan_out_item": "skyferry.jobs.spread",
     "Platform": "skyferry.platform",
     "Resource": "skyferry.resources",
     "DistributedMap": "skyferry.service",
@@ -90,6 +93,7 @@ __all__ = [
     "DistributedMap",
     "FanOutResult",
     "IdempotencyKey",
+    "ItemFunction",
     "Job",
     "JobContext",
     "JobKind",
@@ -109,6 +113,7 @@ __all__ = [
     "accepted",
     "batch_keys",
     "create_app",
+    "fan_out_item",
     "install",
     "job",
     "one_or_many",

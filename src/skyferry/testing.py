@@ -250,7 +250,10 @@ class _MemoryContext(JobContext):
         rate_limit: RateLimit | None = None,
         retry: Retry = DEFAULT_STEP_RETRY,
         report_progress: bool = True,
+        across_workers: bool = False,
+        chunk_size: int = 100,
     ) -> FanOutResult:
+        # one process: a fan-out across workers runs here, as it does on SQLite
         outcomes: dict[int, ItemOutcome] = {}
 
         async def one(index: int) -> None:

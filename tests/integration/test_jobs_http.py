@@ -184,8 +184,13 @@ def test_a_job_past_its_timeout_fails_as_a_timeout(api: Api) -> None:
     assert final["error"]["type"] == "JobTimeout"
 
 
-def test_fan_out_records_failed_items_and_keeps_the_rest(api: Api) -> None:
-    params = tests.kinds.FanOutParams(items=30, fail_every=7, concurrency=5, rate_per_second=200)
+@pytest.mark.parametrize("across_workers", [False, True], ids=["in-process", "across-workers"])
+def test_fan_out_records_failed_items_and_keeps_the_rest(api: Api, across_workers: bool) -> None:
+    """Across workers: chunks claimed by this process's worker on Postgres, in-process on
+    SQLite; the same outcomes either way."""
+    params = tests.kinds.FanOutParams(
+        items=30, fail_every=7, concurrency=5, rate_per_second=200, across_workers=across_workers
+    )
     job_id = api.submit(tests.kinds.fan, params)
     final = api.wait(job_id)
     assert final["status"] == "succeeded", final

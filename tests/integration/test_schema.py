@@ -31,7 +31,7 @@ def test_a_migrated_database_matches_every_services_tables(database_url: str) ->
             heads = set(migrations.current(engine))
         assert differences == []
         assert heads == {
-            "0003",
+            "0004",
             "demo_0001",
             "inventory_0001",
             "books_0002",

@@ -7,12 +7,13 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from dbos import DBOS
+from dbos import DBOS, StepOptions
 from sqlalchemy.engine import Engine
 
 from skyferry import platform
 from skyferry.jobs.fanout import FanOutResult, RateLimit, run_fan_out
 from skyferry.jobs.retry import DEFAULT_STEP_RETRY, Retry
+from skyferry.jobs.spread import ItemFunction, spread_fan_out
 from skyferry.jobs.tables import job_progress
 from skyferry.resources import Resource
 from skyferry.storage.sql import retry_while_unreachable, upsert
@@ -80,16 +81,53 @@ class JobContext:
         rate_limit: RateLimit | None = None,
         retry: Retry = DEFAULT_STEP_RETRY,
         report_progress: bool = True,
+        across_workers: bool = False,
+        chunk_size: int = 100,
     ) -> FanOutResult:
         """Run ``fn`` on every item, at most ``concurrency`` at once, each retried on its own.
 
         A failed item is recorded and the others go on. Each finished item is checkpointed as it
         finishes, so a resumed job redoes none of them. Outputs must be JSON-serialisable.
+
+        ``across_workers``: spread the items, ``chunk_size`` at a time, over every worker
+        process (jobs/spread.py); ``fn`` must then be declared with ``skyferry.fan_out_item``
+        and the items be JSON. ``concurrency`` and ``rate_limit`` hold for all the workers
+        together. On SQLite (one process) the fan-out runs in this process.
         """
+        options: StepOptions = {
+            "name": f"fan-out:{name}",
+            "retries_allowed": False,
+            "preemptible": True,
+        }
+        database = self.platform.database
+        on_progress = self._fan_out_progress(name) if report_progress else None
+        give_up_after = self.platform.settings.database_outage_seconds
+        if across_workers:
+            if not isinstance(fn, ItemFunction):
+                raise ValueError(
+                    f"fan-out {name}: across_workers needs an item function declared with "
+                    "skyferry.fan_out_item, which every worker can find by name"
+                )
+            if database.dialect.name == "postgresql":
+                return await DBOS.run_step_async(
+                    options,
+                    spread_fan_out,
+                    database,
+                    self.id,
+                    name,
+                    items,
+                    fn,
+                    concurrency=concurrency,
+                    rate_limit=rate_limit,
+                    retry=retry,
+                    chunk_size=chunk_size,
+                    on_progress=on_progress,
+                    give_up_after=give_up_after,
+                )
         return await DBOS.run_step_async(
-            {"name": f"fan-out:{name}", "retries_allowed": False, "preemptible": True},
+            options,
             run_fan_out,
-            self.platform.database,
+            database,
             self.id,
             name,
             items,
@@ -97,8 +135,8 @@ class JobContext:
             concurrency=concurrency,
             rate_limit=rate_limit,
             retry=retry,
-            on_progress=self._fan_out_progress(name) if report_progress else None,
-            give_up_after=self.platform.settings.database_outage_seconds,
+            on_progress=on_progress,
+            give_up_after=give_up_after,
         )
 
     def _fan_out_progress(self, name: str) -> Callable[[int, int], Awaitable[None]]:

@@ -53,7 +53,14 @@ from skyferry.jobs.kinds import (
 from skyferry.jobs.models import Job, JobPage, JobStatus, Progress
 from skyferry.jobs.notify import SubmitListener, SubmitNotifier, file_changes, notify
 from skyferry.jobs.records import DBOS_STATUSES, JobCursor, new_job_record, to_job
-from skyferry.jobs.tables import fanout_items, idempotency_keys, job_progress, workers
+from skyferry.jobs.spread import ChunkClaimer, use_claimer
+from skyferry.jobs.tables import (
+    fanout_chunks,
+    fanout_items,
+    idempotency_keys,
+    job_progress,
+    workers,
+)
 from skyferry.jobs.workers import WorkerMonitor
 from skyferry.platform import Platform
 from skyferry.storage.sql import (
@@ -92,6 +99,7 @@ class JobEngine:
         self._wake: QueueWake | None = None
         self._notifier: SubmitNotifier | None = None
         self._listener: SubmitListener | None = None
+        self._claimer: ChunkClaimer | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -125,6 +133,18 @@ class JobEngine:
             on_conflict="always_update",
         )
         self._requests = self._request_client()
+        if self.run_workers and self.platform.database.dialect.name == "postgresql":
+            # this worker's share of the fan-outs spread over the workers (jobs/spread.py)
+            self._claimer = ChunkClaimer(
+                self.platform.database,
+                self.executor_id,
+                lease_seconds=self.settings.executor_timeout_seconds,
+                renew_seconds=self.settings.heartbeat_seconds,
+                give_up_after=self.settings.database_outage_seconds,
+                wake_others=self._submitted,
+            )
+            self._claimer.start()
+            use_claimer(self._claimer)
         self._start_wakeups()
         if self.run_workers:
             self._monitor = WorkerMonitor(self.platform.database, self.executor_id, self.settings)
@@ -146,6 +166,10 @@ class JobEngine:
         if self._monitor is not None:
             # keep heartbeating while jobs drain, or others would take them over mid-run
             self._monitor.stop_recovering()
+        if self._claimer is not None:
+            self._claimer.stop()
+            use_claimer(None)
+            self._claimer = None
         if self._listener is not None:
             self._listener.stop(wake=lambda: notify(self._notify_engine))
         if self._notifier is not None:
@@ -194,7 +218,14 @@ class JobEngine:
                 ),
                 give_up_after=None,
             )
-            self._listener = SubmitListener(connect, self._wake.ring)
+            self._listener = SubmitListener(connect, self._ring)
+
+    def _ring(self) -> None:
+        """A NOTIFY came: a job was submitted, or a fan-out has chunks to claim."""
+        if self._wake is not None:
+            self._wake.ring()
+        if self._claimer is not None:
+            self._claimer.ring()
 
     @property
     def _notify_engine(self) -> sa.Engine:
@@ -539,9 +570,8 @@ class JobEngine:
 
     def _delete_rows(self, job_id: str) -> None:
         with self.platform.database.begin() as connection:
-            for table in (job_progress, idempotency_keys):
+            for table in (job_progress, idempotency_keys, fanout_items, fanout_chunks):
                 connection.execute(sa.delete(table).where(table.c.job_id == job_id))
-            connection.execute(sa.delete(fanout_items).where(fanout_items.c.job_id == job_id))
 
     # -- helpers ---------------------------------------------------------------------------------
 

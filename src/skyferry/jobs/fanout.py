@@ -94,16 +94,22 @@ async def run_fan_out(
     retry: Retry,
     on_progress: Callable[[int, int], Awaitable[None]] | None,
     give_up_after: float | None = None,
+    first: int = 0,
 ) -> FanOutResult:
-    """``give_up_after``: seconds to wait out an unreachable database (None: no limit)."""
+    """``give_up_after``: seconds to wait out an unreachable database (None: no limit).
+
+    ``first``: the fan-out's index of ``items[0]``, when ``items`` is one chunk of a fan-out
+    spread over the workers (jobs/spread.py); the outcomes are that chunk's.
+    """
     if concurrency < 1:
         raise ValueError(f"fan-out concurrency must be >= 1, got {concurrency}")
+    total = len(items)
+    indexes = range(first, first + total)
     finished = await retry_while_unreachable(
-        lambda: asyncio.to_thread(_load_finished, database, job_id, name),
+        lambda: asyncio.to_thread(load_finished, database, job_id, name, indexes),
         what=f"fan-out {name}",
         give_up_after=give_up_after,
     )
-    total = len(items)
     progress = _ProgressReporter(on_progress, total, len(finished))
     checkpoints = _CheckpointWriter(database, job_id, name, give_up_after)
     writer = asyncio.create_task(checkpoints.run())
@@ -124,13 +130,13 @@ async def run_fan_out(
 
     async def run_item(index: int) -> None:
         async with semaphore:
-            outcome = await run_with_retry(index, items[index], attempt, retry)
+            outcome = await run_with_retry(index, items[index - first], attempt, retry)
         # the slot is free while the checkpoint commits, so the next item starts meanwhile
         await checkpoints.record(outcome)
         finished[index] = outcome
         await progress.advance()
 
-    unfinished = (index for index in range(total) if index not in finished)
+    unfinished = (index for index in indexes if index not in finished)
     try:
         await progress.report()
         # twice the concurrency: while half the tasks wait for their checkpoints to commit,
@@ -139,7 +145,7 @@ async def run_fan_out(
     finally:
         writer.cancel()
     await progress.report()
-    return FanOutResult([finished[index] for index in range(total)])
+    return FanOutResult([finished[index] for index in indexes])
 
 
 async def for_each(
@@ -245,9 +251,11 @@ class _CheckpointWriter:
 _LOAD_BATCH_ROWS = 5000
 
 
-def _load_finished(database: sa.Engine, job_id: str, name: str) -> dict[int, ItemOutcome]:
-    """Every outcome checkpointed so far, read in batches of rows (a server-side cursor on
-    Postgres) rather than one result set of them all."""
+def load_finished(
+    database: sa.Engine, job_id: str, name: str, indexes: range
+) -> dict[int, ItemOutcome]:
+    """Every outcome of ``indexes`` checkpointed so far, read in batches of rows (a server-side
+    cursor on Postgres) rather than one result set of them all."""
     columns = fanout_items.c
     query = sa.select(
         columns.item,
@@ -256,7 +264,12 @@ def _load_finished(database: sa.Engine, job_id: str, name: str) -> dict[int, Ite
         columns.error_type,
         columns.error_message,
         columns.attempts,
-    ).where(columns.job_id == job_id, columns.fanout == name)
+    ).where(
+        columns.job_id == job_id,
+        columns.fanout == name,
+        columns.item >= indexes.start,
+        columns.item < indexes.stop,
+    )
     with database.connect() as connection:
         rows = connection.execution_options(yield_per=_LOAD_BATCH_ROWS).execute(query)
         return {row[0]: ItemOutcome(*row) for row in rows}

@@ -30,6 +30,21 @@ fanout_items = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False),
 )
 
+# a fan-out spread over the workers: its items in chunks, each claimed by one worker at a time
+fanout_chunks = sa.Table(
+    "skyferry_fanout_chunks",
+    metadata,
+    sa.Column("job_id", sa.String(200), primary_key=True),
+    sa.Column("fanout", sa.String(100), primary_key=True),
+    sa.Column("start", sa.Integer, primary_key=True),  # the index of its first item
+    sa.Column("items", sa.JSON, nullable=False),
+    sa.Column("plan", sa.JSON, nullable=False),  # function, concurrency, slots, rate, retry
+    sa.Column("owner", sa.String(200), nullable=True),
+    sa.Column("lease_expires_at", sa.Float, nullable=False),
+    sa.Column("done", sa.Boolean, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+)
+
 workers = sa.Table(
     "skyferry_workers",
     metadata,
