@@ -107,7 +107,9 @@ def test_a_job_longer_than_any_invocation_completes_across_them(
         queue_polling_seconds=0.05,
         **long_job.overrides,
     )
-    worker = LambdaWorker(settings, margin_seconds=0.3)
+    # Lambda's margin is 10 s; here 0.6 s of a 1.6 s invocation, enough for the worker's last
+    # look at the queue on a loaded machine (0.3 s was overrun once, by a tours job on SQLite)
+    worker = LambdaWorker(settings, margin_seconds=0.6)
 
     def answer(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         request = parse(event, "http")
@@ -120,7 +122,7 @@ def test_a_job_longer_than_any_invocation_completes_across_them(
 
         outcomes = []
         for _ in range(12):
-            context = FakeContext(deadline=time.monotonic() + 1.2)
+            context = FakeContext(deadline=time.monotonic() + 1.6)
             result = worker.run({"source": "aws.events", "detail-type": "Scheduled Event"}, context)
             assert time.monotonic() < context.deadline  # returned before Lambda's deadline
             outcomes.append(result["outcome"])
@@ -128,7 +130,7 @@ def test_a_job_longer_than_any_invocation_completes_across_them(
                 break
             time.sleep(0.3)  # the instance is frozen between invocations
         assert outcomes[-1] == "idle", outcomes
-        assert outcomes.count("deadline") >= 1, outcomes  # 2-3 s of work, 0.9 s invocations
+        assert outcomes.count("deadline") >= 1, outcomes  # 2-3 s of work, 1 s invocations
 
         status, record = answer(http_event("GET", long_job.status_path(submitted)))
         assert status == 200, record
