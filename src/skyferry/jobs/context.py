@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from dbos import DBOS, StepOptions
@@ -102,6 +102,8 @@ class JobContext:
         database = self.platform.database
         on_progress = self._fan_out_progress(name) if report_progress else None
         give_up_after = self.platform.settings.database_outage_seconds
+        runner: Callable[..., Coroutine[Any, Any, FanOutResult]] = run_fan_out
+        spread: dict[str, Any] = {}
         if across_workers:
             if not isinstance(fn, ItemFunction):
                 raise ValueError(
@@ -109,24 +111,10 @@ class JobContext:
                     "skyferry.fan_out_item, which every worker can find by name"
                 )
             if database.dialect.name == "postgresql":
-                return await DBOS.run_step_async(
-                    options,
-                    spread_fan_out,
-                    database,
-                    self.id,
-                    name,
-                    items,
-                    fn,
-                    concurrency=concurrency,
-                    rate_limit=rate_limit,
-                    retry=retry,
-                    chunk_size=chunk_size,
-                    on_progress=on_progress,
-                    give_up_after=give_up_after,
-                )
+                runner, spread = spread_fan_out, {"chunk_size": chunk_size}
         return await DBOS.run_step_async(
             options,
-            run_fan_out,
+            runner,
             database,
             self.id,
             name,
@@ -137,6 +125,7 @@ class JobContext:
             retry=retry,
             on_progress=on_progress,
             give_up_after=give_up_after,
+            **spread,
         )
 
     def _fan_out_progress(self, name: str) -> Callable[[int, int], Awaitable[None]]:

@@ -286,10 +286,7 @@ class ChunkClaimer:
             with self._database.begin() as connection:
                 connection.execute(
                     sa.update(fanout_chunks)
-                    .where(
-                        fanout_chunks.c.owner == self._executor_id,
-                        fanout_chunks.c.done.is_(False),
-                    )
+                    .where(*self._held())
                     .values(owner=None, lease_expires_at=0.0)
                 )
         except sa.exc.SQLAlchemyError:
@@ -451,9 +448,10 @@ class ChunkClaimer:
         with self._database.begin() as connection:
             connection.execute(
                 sa.update(fanout_chunks)
-                .where(
-                    fanout_chunks.c.owner == self._executor_id,
-                    fanout_chunks.c.done.is_(False),
-                )
+                .where(*self._held())
                 .values(lease_expires_at=time.time() + self._lease_seconds)
             )
+
+    def _held(self) -> tuple[sa.ColumnElement[bool], ...]:
+        """The chunks this worker holds and has not finished."""
+        return (fanout_chunks.c.owner == self._executor_id, fanout_chunks.c.done.is_(False))

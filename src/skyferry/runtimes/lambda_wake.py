@@ -60,9 +60,7 @@ class WakingJobs:
     async def submit(
         self, kind: JobKind[Any, Any], params: BaseModel, idempotency_key: str | None = None
     ) -> Submission:
-        submission = await self.inner.submit(kind, params, idempotency_key)
-        if submission.created:
-            await self.waker.wake("submitted", job_id=submission.job.id, kind=kind.name)
+        (submission,) = await self.submit_many(kind, [params], [idempotency_key])
         return submission
 
     async def submit_many(
