@@ -110,14 +110,26 @@ def install(
     return app
 
 
-def create_app(settings: Settings | None = None, *, run_workers: bool | None = None) -> FastAPI:
-    """skyferry's own app: every installed service unless ``SKYFERRY_SERVICES`` says which."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    run_workers: bool | None = None,
+    bodies_capped_at: int | None = None,
+) -> FastAPI:
+    """skyferry's own app: every installed service unless ``SKYFERRY_SERVICES`` says which.
+
+    ``bodies_capped_at``: what the server in front already refuses bodies above (Lambda: its
+    invocation limit). When the app-wide limit (``SKYFERRY_MAX_BODY_BYTES``) is no lower, the
+    app leaves it out: it could never answer, and its layers cost every request a tenth of a
+    small one's time. Routes' own limits (uploads) stay.
+    """
     setup = load_setup(settings, default_services=None, run_workers=run_workers)
+    limit = setup.settings.max_body_bytes
     app = FastAPI(
         title="skyferry",
         version=__version__,
         summary="Web services and durable jobs, unchanged on a laptop, containers or Lambda.",
-        max_body_size=setup.settings.max_body_bytes,
+        max_body_size=None if bodies_capped_at is not None and bodies_capped_at <= limit else limit,
     )
     _prepare(app, setup)
     return app

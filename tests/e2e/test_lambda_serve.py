@@ -19,7 +19,12 @@ def test_requests_reach_the_handler_as_events(
     tmp_path: Path, event_format: str, stage: str | None
 ) -> None:
     port = free_port()
-    env = skyferry_env(tmp_path, f"sqlite:///{tmp_path}/app.db", SKYFERRY_SERVICES="inventory")
+    env = skyferry_env(
+        tmp_path,
+        f"sqlite:///{tmp_path}/app.db",
+        SKYFERRY_SERVICES="inventory",
+        SKYFERRY_MAX_BODY_BYTES="65536",
+    )
     args = ["lambda", "serve", "--event-format", event_format, "--port", str(port)]
     if stage:
         args += ["--stage", stage]
@@ -41,6 +46,18 @@ def test_requests_reach_the_handler_as_events(
             assert missing.json()["instance"] == f"{prefix}/inventory/NOPE"
             listed = client.get("/inventory", params={"name_prefix": "a b", "limit": "5"})
             assert listed.status_code == 200, listed.text
+            # Lambda takes events up to 6 MB: a body over it is refused unread, and so is one
+            # whose event (base64, as binary bodies travel) would be over it
+            for size in (6 * 1024 * 1024 + 1, 5 * 1024 * 1024):
+                refused = client.put("/files/big.bin", content=b"\0" * size)
+                assert refused.status_code == 413, size
+                assert refused.json() == {"message": "Request Too Large"}
+            assert client.get("/file/download/big.bin").status_code == 404
+            # the app leaves a limit at or above Lambda's to Lambda; a lower one still answers
+            over = client.post("/jobs/demo", json={"steps": 1, "note": "x" * 70_000})
+            assert over.status_code == 413, over.text
+            assert over.headers["content-type"] == "application/problem+json"
+            assert "larger than this endpoint accepts" in over.json()["detail"]
     finally:
         stop(server)
     assert "Traceback" not in (tmp_path / "serve.log").read_text()

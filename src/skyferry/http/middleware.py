@@ -40,20 +40,16 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = next(
-            (
-                value.decode("latin-1")
-                for name, value in scope["headers"]
-                if name == REQUEST_ID_HEADER
-            ),
-            "",
-        )
-        rid = (
-            incoming
-            if 0 < len(incoming) <= 200 and incoming.isprintable()
-            else f"{random.getrandbits(128):032x}"
-        )
-        rid_header = (REQUEST_ID_HEADER, rid.encode())
+        incoming = b""
+        for name, value in scope["headers"]:
+            if name == REQUEST_ID_HEADER:
+                incoming = value
+                break
+        if 0 < len(incoming) <= 200 and incoming.isascii() and incoming.decode().isprintable():
+            rid_header = (REQUEST_ID_HEADER, incoming)
+        else:
+            rid_header = (REQUEST_ID_HEADER, b"%032x" % random.getrandbits(128))
+        rid = rid_header[1].decode()
         rewriting_413 = False
         status = 0
         complete = False

@@ -31,6 +31,7 @@ from skyferry.config import Settings
 from skyferry.runtimes import freeze_startup_heap
 from skyferry.runtimes.asgi import call
 from skyferry.runtimes.lambda_http import (
+    REQUEST_LIMIT_BYTES,
     InvalidBody,
     answer,
     family_of,
@@ -120,7 +121,9 @@ def function_app(settings: Settings | None, *, run_workers: bool) -> FastAPI:
     that needs no database or job never pays for them. A team's app reads its settings from
     the environment when its module calls ``skyferry.install``, so both choices reach it
     through their environment twins, as the CLI's flags do: the API function must not run
-    jobs, the worker must. ``settings``, when given, are used as they are.
+    jobs, the worker must. ``settings``, when given, are used as they are. Lambda refuses
+    requests over its invocation limit itself, so skyferry's app leaves out an app-wide body
+    limit at or above it.
     """
     from skyferry.app import create_app, import_app
     from skyferry.config import load_settings
@@ -130,7 +133,7 @@ def function_app(settings: Settings | None, *, run_workers: bool) -> FastAPI:
         os.environ.setdefault("SKYFERRY_DEFER_CONNECTIONS", "true")
     settings = settings or load_settings()
     if settings.app is None:
-        return create_app(settings, run_workers=run_workers)
+        return create_app(settings, run_workers=run_workers, bodies_capped_at=REQUEST_LIMIT_BYTES)
     return import_app(settings.app)
 
 

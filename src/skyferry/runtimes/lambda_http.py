@@ -44,6 +44,10 @@ Family = Literal["rest", "http", "alb"]
 PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
 """Lambda's limit on a synchronous invocation's response (its whole JSON document)."""
 
+REQUEST_LIMIT_BYTES = 6 * 1024 * 1024
+"""Lambda's limit on a synchronous invocation's event (its whole JSON document): API Gateway
+and ALB answer 413 for a request whose event would be larger, and never invoke the function."""
+
 _TEXT_TYPES = (
     "application/json",
     "application/problem+json",

@@ -2,12 +2,15 @@
 (REST or HTTP API) or an ALB would send, and the handler's answer becomes the HTTP response.
 
 ``skyferry lambda serve`` runs it, so a user can curl their Lambda build without Docker or an
-AWS account. Like a Lambda instance it handles one event at a time.
+AWS account. Like a Lambda instance it handles one event at a time, and like API Gateway it
+refuses a request whose event would be over Lambda's 6 MB (413, unread when its length says
+so): the app behind it leaves its own app-wide limit to Lambda.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import time
 import uuid
@@ -16,6 +19,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from types import SimpleNamespace
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from skyferry.runtimes.lambda_http import REQUEST_LIMIT_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +157,11 @@ def serve(
 
         def _forward(self) -> None:
             length = int(self.headers.get("content-length") or 0)
+            if length > REQUEST_LIMIT_BYTES:
+                # refused unread, as API Gateway does; the connection cannot be reused
+                self.close_connection = True
+                self._too_large(length)
+                return
             body = self.rfile.read(length) if length else b""
             target = self.path
             if stage:
@@ -168,12 +178,28 @@ def serve(
             event = to_event(
                 event_format, self.command, target, list(self.headers.items()), body, stage=stage
             )
+            size = len(json.dumps(event, separators=(",", ":")).encode())
+            if size > REQUEST_LIMIT_BYTES:
+                self._too_large(size)
+                return
             context = SimpleNamespace(
                 function_name="skyferry-local",
                 aws_request_id=str(uuid.uuid4()),
                 get_remaining_time_in_millis=lambda: 30_000,
             )
             self._send(*from_result(handler(event, context)))
+
+        def _too_large(self, size: int) -> None:
+            log.warning(
+                "refused %s %s: its event would be %d bytes, over Lambda's %d-byte limit",
+                self.command,
+                self.path,
+                size,
+                REQUEST_LIMIT_BYTES,
+            )
+            self._send(
+                413, [("content-type", "application/json")], b'{"message":"Request Too Large"}'
+            )
 
         def _send(self, status: int, headers: list[tuple[str, str]], payload: bytes) -> None:
             self.send_response(status)
