@@ -150,3 +150,41 @@ def demo_steps(url: str, job_id: str) -> list[int]:
             return list(connection.execute(query, {"id": job_id}).scalars())
     finally:
         engine.dispose()
+
+
+def test_an_instance_takes_jobs_only_while_an_invocation_runs(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Between invocations Lambda freezes the instance: a job it took then would be suspended
+    before its first step. So a job submitted between invocations (its submit rings the
+    queue, and on Postgres NOTIFYs it) waits for the next one."""
+    settings = load_settings(
+        database_url=database_url,
+        blob_url=f"file://{tmp_path}/blobs",
+        services=["demo"],
+        auto_migrate=True,
+        log_level="WARNING",
+        queue_polling_seconds=0.05,
+    )
+    worker = LambdaWorker(settings, margin_seconds=0.6)
+
+    def answer(event: dict[str, Any]) -> dict[str, Any]:
+        request = parse(event, "http")
+        response = worker._loop.run_until_complete(call(worker.app, request.scope(), request.body))
+        loaded: dict[str, Any] = json.loads(response.body)
+        return loaded
+
+    def status(job_id: str) -> str:
+        return str(answer(http_event("GET", f"/jobs/{job_id}"))["status"])
+
+    try:
+        for invocation in range(2):  # after the start (init phase), and after an invocation
+            job_id = answer(submit_event({"steps": 1, "seconds_per_step": 0.0}))["id"]
+            time.sleep(1.0)  # DBOS would take it within milliseconds
+            assert status(job_id) == "queued", invocation
+            context = FakeContext(deadline=time.monotonic() + 5.0)
+            result = worker.run({"source": "aws.events", "detail-type": "Scheduled Event"}, context)
+            assert result["outcome"] == "idle", result
+            assert status(job_id) == "succeeded", invocation
+    finally:
+        worker.close()

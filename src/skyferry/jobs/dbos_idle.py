@@ -87,6 +87,7 @@ class QueueWake:
         self._busy_grace = busy_grace_seconds
         self._condition = threading.Condition()
         self._rung = False
+        self._held = False
         self._busy_until = time.monotonic() + busy_grace_seconds
         self._running_jobs: Callable[[], int] = lambda: 0
 
@@ -108,23 +109,44 @@ class QueueWake:
             self._rung = True
             self._condition.notify_all()
 
+    def hold(self) -> None:
+        """Take no more jobs: the worker thread stays in its wait until ``release`` (or DBOS
+        stops). A poll under way still starts what it claims."""
+        with self._condition:
+            self._held = True
+            self._rung = True  # ends a wait under way, which then holds
+            self._condition.notify_all()
+
+    def release(self) -> None:
+        """Take jobs again, starting with a poll now."""
+        with self._condition:
+            self._held = False
+            self._rung = True
+            self._condition.notify_all()
+
     def wait(self, dbos_timeout: float, stopped: Callable[[], bool]) -> None:
         self.started = True
         with self._condition:
-            timeout = self._timeout(dbos_timeout)
-            if self._changed is None or timeout <= self._check_seconds:
-                if not self._rung and not stopped():
-                    self._condition.wait(timeout)
-            else:
-                deadline = time.monotonic() + timeout
-                while not self._rung and not stopped():
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    self._condition.wait(min(self._check_seconds, remaining))
-                    if self._changed():
-                        break
+            self._wait_for_poll(dbos_timeout, stopped)
+            while self._held and not stopped():
+                self._condition.wait()
             self._rung = False
+
+    def _wait_for_poll(self, dbos_timeout: float, stopped: Callable[[], bool]) -> None:
+        # called holding the condition's lock
+        timeout = self._timeout(dbos_timeout)
+        if self._changed is None or timeout <= self._check_seconds:
+            if not self._rung and not stopped():
+                self._condition.wait(timeout)
+        else:
+            deadline = time.monotonic() + timeout
+            while not self._rung and not stopped():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._condition.wait(min(self._check_seconds, remaining))
+                if self._changed():
+                    break
 
     def _timeout(self, dbos_timeout: float) -> float:
         now = time.monotonic()

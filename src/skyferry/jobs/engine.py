@@ -227,6 +227,18 @@ class JobEngine:
         if self._claimer is not None:
             self._claimer.ring()
 
+    def hold_queue(self) -> None:
+        """Take no more queued jobs until ``release_queue``; jobs running go on. The Lambda
+        worker holds the queue outside its invocations: a job taken then would only be
+        suspended."""
+        if self._wake is not None:
+            self._wake.hold()
+
+    def release_queue(self) -> None:
+        """Take queued jobs again, at once."""
+        if self._wake is not None:
+            self._wake.release()
+
     @property
     def _notify_engine(self) -> sa.Engine:
         """An engine on DBOS's database, where the workers LISTEN."""

@@ -12,9 +12,10 @@ not lost, and go on at the next invocation of this instance. Every step they fin
 checkpointed, so if the instance is never invoked again (Lambda reclaims idle instances), the
 heartbeat it stopped sending lets another worker instance take those jobs over after
 ``SKYFERRY_EXECUTOR_TIMEOUT_SECONDS``, resuming from the last checkpoint. A job therefore
-spans as many invocations as it needs: no single one meets the 15-minute limit. DBOS has no
-way to pause its dequeuing, so a job may be taken in an invocation's last seconds; it is then
-suspended with the rest until the next one.
+spans as many invocations as it needs: no single one meets the 15-minute limit. The instance
+takes queued jobs only while an invocation runs: when one ends, its queue is held (DBOS's
+queue thread waits in ``jobs/dbos_idle.py``) until the next begins, so no job starts only to
+be frozen.
 
 Give each instance a new executor id (the default): two instances sharing one would both
 claim its jobs. Reserved concurrency bounds how many instances (and connections) run jobs, and
@@ -27,9 +28,12 @@ import asyncio
 import functools
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from skyferry.config import Settings
+
+if TYPE_CHECKING:
+    from skyferry.jobs.engine import JobEngine
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +70,7 @@ class LambdaWorker:
 
         self.settings = setup_of(self.app).settings
         wake_workers_on_submit(self.settings)
+        self._engine.hold_queue()  # jobs are taken only while an invocation runs
 
     def run(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         """One invocation: run jobs until none is left or the deadline's margin is reached."""
@@ -74,13 +79,30 @@ class LambdaWorker:
 
     async def _drive(self, context: Any) -> dict[str, Any]:
         from skyferry.jobs.current import current_engine
-        from skyferry.jobs.engine import JobEngine
-        from skyferry.jobs.models import JobStatus
         from skyferry.runtimes.lambda_wake import WakingJobs
 
         jobs = current_engine()
-        engine: JobEngine = self.app.state.jobs
-        started = last_busy = time.monotonic()
+        started = time.monotonic()
+        self._engine.release_queue()
+        try:
+            outcome = await self._run_jobs(context, started)
+        finally:
+            # a job taken after this would only be suspended with the instance
+            self._engine.hold_queue()
+        if outcome == "deadline" and isinstance(jobs, WakingJobs):
+            # the work left goes on at once, on this instance or another, not at the schedule
+            await jobs.waker.wake("deadline")
+        ran = time.monotonic() - started
+        log.info("worker invocation ends", extra={"outcome": outcome, "seconds": round(ran, 3)})
+        # an SQS trigger's messages only said "look at the queue": all of them are done with
+        return {"outcome": outcome, "seconds": round(ran, 3), "batchItemFailures": []}
+
+    async def _run_jobs(self, context: Any, started: float) -> str:
+        """Wait while jobs run: "deadline" at the margin, "idle" when none is left for us."""
+        from skyferry.jobs.models import JobStatus
+
+        engine = self._engine
+        last_busy = started
         while True:
             now = time.monotonic()
             left = context.get_remaining_time_in_millis() / 1000 - self.margin_seconds
@@ -93,19 +115,15 @@ class LambdaWorker:
             # queued jobs this worker does not take within the grace (another version's, or
             # beyond the queue's concurrency) are not worth waiting for
             elif not queued.items or now - last_busy > IDLE_GRACE_SECONDS:
-                outcome = "idle"
-                break
+                return "idle"
             if left <= 0:
-                outcome = "deadline"
-                break
+                return "deadline"
             await asyncio.sleep(min(IDLE_POLL_SECONDS, left))
-        if outcome == "deadline" and isinstance(jobs, WakingJobs):
-            # the work left goes on at once, on this instance or another, not at the schedule
-            await jobs.waker.wake("deadline")
-        ran = time.monotonic() - started
-        log.info("worker invocation ends", extra={"outcome": outcome, "seconds": round(ran, 3)})
-        # an SQS trigger's messages only said "look at the queue": all of them are done with
-        return {"outcome": outcome, "seconds": round(ran, 3), "batchItemFailures": []}
+
+    @property
+    def _engine(self) -> JobEngine:
+        engine: JobEngine = self.app.state.jobs
+        return engine
 
     def close(self) -> None:
         """Stop the app; what is still running resumes elsewhere (tests and tools)."""
