@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from dbos import DBOSClient
 from dbos import _dbos as dbos_internals
+from dbos import _queue as dbos_queue
 from dbos import _scheduler as dbos_scheduler
 from dbos import _workflow_commands as dbos_workflow_commands
 
@@ -73,6 +74,7 @@ def test_the_dbos_internals_it_relies_on_are_there(api: Api) -> None:
         f"queue-worker-{dbos_idle.INTERNAL_QUEUE_NAME}",
     }
     assert instance._active_workflows_set.count_for_queue(QUEUE_NAME) == 0
+    assert getattr(dbos_queue, "execute_dequeued_workflow").counts_started_jobs  # noqa: B009
     assert dbos_workflow_commands._BACKGROUND_JOBS_INTERVAL_SEC == 3.0
     assert dbos_scheduler._STARTUP_FAST_POLL_DURATION_SEC == 0.0
     # a worker thread of each queue waits in a QueueWake, not DBOS's interval
@@ -102,6 +104,35 @@ def test_a_submit_from_another_process_wakes_an_idle_worker(api: Api) -> None:
         if engine.dialect.name == "postgresql":
             notify(engine)
         assert poll(api.client, job_id, timeout=30)["status"] == "succeeded"
+    finally:
+        other.destroy()
+        engine.dispose()
+
+
+def test_a_backlog_drains_without_waiting_for_the_idle_poll(api: Api) -> None:
+    """A poll that started jobs is followed by another at once: a queue holding more jobs
+    than a worker runs at a time (no-op jobs, each done long before the next look) drains at
+    DBOS's polling interval, not one worker's fill per idle poll (120 s here)."""
+    time.sleep(BUSY_GRACE + 0.5)
+    backlog = 4 * api.settings.worker_concurrency
+    other = DBOSClient(system_database_url=api.settings.dbos_system_url)
+    engine = sa.create_engine(api.settings.sqlalchemy_url, pool_size=1)
+    job_ids = [uuid.uuid4().hex for _ in range(backlog)]
+    try:
+        for job_id in job_ids:  # enqueued by another process: nothing rings until the last
+            other.enqueue(
+                {
+                    "queue_name": QUEUE_NAME,
+                    "workflow_name": "skyferry:demo",
+                    "workflow_id": job_id,
+                    "app_version": f"skyferry-{skyferry.__version__}",
+                },
+                {"steps": 1, "seconds_per_step": 0},
+            )
+        if engine.dialect.name == "postgresql":
+            notify(engine)
+        for job_id in job_ids:
+            assert poll(api.client, job_id, timeout=30)["status"] == "succeeded"
     finally:
         other.destroy()
         engine.dispose()

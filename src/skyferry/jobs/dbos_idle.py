@@ -20,7 +20,9 @@ reaches into DBOS:
   DBOS's internal queue (``_dbos_internal_queue``: workflows started without a queue, which
   skyferry never starts) gets a QueueWake too, so it stops polling every second.
 - whether the process runs jobs of a queue is DBOS's own count, the one its queue thread
-  uses for worker load (``_active_workflows_set.count_for_queue``).
+  uses for worker load (``_active_workflows_set.count_for_queue``); whether its last poll
+  started any is counted by wrapping ``_queue.execute_dequeued_workflow``, which the queue
+  worker thread calls for each job it claimed.
 - two module constants read when DBOS launches (``quiet_background_threads``): the background
   jobs thread (job deadlines, delayed workflows) takes a database lock every
   ``_workflow_commands._BACKGROUND_JOBS_INTERVAL_SEC`` (1 s; 3 s here, so a job past its
@@ -33,9 +35,11 @@ reaches into DBOS:
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from dbos import _dbos as dbos_internals
 from dbos import _queue as dbos_queue
@@ -46,6 +50,9 @@ from dbos._utils import INTERNAL_QUEUE_NAME
 __all__ = ["INTERNAL_QUEUE_NAME", "QueueWake", "quiet_background_threads"]
 
 BACKGROUND_JOBS_INTERVAL_SECONDS = 3.0
+
+_wakes_by_queue: dict[str, QueueWake] = {}
+"""The installed QueueWake of each queue, for the count of the jobs its polls start."""
 
 
 def quiet_background_threads() -> None:
@@ -72,9 +79,11 @@ class QueueWake:
         changed: Callable[[], bool] | None = None,
         check_seconds: float = 0.1,
     ) -> None:
-        """The worker counts as busy (polls at DBOS's interval) while it runs ``busy_at``
-        jobs of the queue or more: with every submit ringing, polling only finds work a submit
-        could not start, which is while the worker was full (``busy_at`` its concurrency).
+        """The worker counts as busy (polls at DBOS's interval) while its last poll started
+        jobs (a queue with a backlog: the next poll finds more) or while it runs ``busy_at``
+        jobs of the queue or more: with every submit ringing, polling otherwise only finds
+        work a submit could not start, which is while the worker was full (``busy_at`` its
+        concurrency).
         ``changed``, when given, is asked every ``check_seconds`` of an idle wait whether
         the queue may have work (a cheap check, no query); True ends the wait."""
         self.queue_name = queue_name
@@ -90,6 +99,9 @@ class QueueWake:
         self._held = False
         self._busy_until = time.monotonic() + busy_grace_seconds
         self._running_jobs: Callable[[], int] = lambda: 0
+        self.started_jobs = 0
+        """Jobs DBOS's polls of this queue started in this process (counted by ``install``)."""
+        self._started_seen = 0
 
     def install(self) -> None:
         """Take over the waits of the queue's worker thread in the launched DBOS."""
@@ -102,6 +114,8 @@ class QueueWake:
             event.wakes = {}
             event.manager = manager
         event.wakes[self.thread_name] = self
+        _wakes_by_queue[self.queue_name] = self
+        _count_started_jobs()
 
     def ring(self) -> None:
         """A job may be waiting: poll now (or right after the poll under way)."""
@@ -150,11 +164,32 @@ class QueueWake:
 
     def _timeout(self, dbos_timeout: float) -> float:
         now = time.monotonic()
-        if self._running_jobs() >= self._busy_at:
+        started, self._started_seen = self.started_jobs - self._started_seen, self.started_jobs
+        if started or self._running_jobs() >= self._busy_at:
             self._busy_until = now + self._busy_grace
         if now < self._busy_until:
             return dbos_timeout
         return max(dbos_timeout, self.idle_seconds)
+
+
+def _count_started_jobs() -> None:
+    """Count each job a queue's poll starts, on its QueueWake: DBOS's queue worker thread
+    hands every job it claimed to ``_queue.execute_dequeued_workflow``, one at a time."""
+    execute = getattr(dbos_queue, "execute_dequeued_workflow", None)
+    if execute is None:
+        raise RuntimeError("DBOS no longer has dbos._queue.execute_dequeued_workflow")
+    if getattr(execute, "counts_started_jobs", False):
+        return
+
+    @functools.wraps(execute)
+    def counted(dbos: Any, status: Any, owner_xid: str) -> Any:
+        wake = _wakes_by_queue.get(status.get("queue_name") or "")
+        if wake is not None:
+            wake.started_jobs += 1
+        return execute(dbos, status, owner_xid)
+
+    counted.counts_started_jobs = True  # type: ignore[attr-defined]
+    setattr(dbos_queue, "execute_dequeued_workflow", counted)  # noqa: B010
 
 
 def queue_manager_thread(instance: object) -> threading.Thread:
