@@ -79,11 +79,13 @@ class QueueWake:
         changed: Callable[[], bool] | None = None,
         check_seconds: float = 0.1,
     ) -> None:
-        """The worker counts as busy (polls at DBOS's interval) while its last poll started
-        jobs (a queue with a backlog: the next poll finds more) or while it runs ``busy_at``
+        """The worker counts as busy (polls at DBOS's interval) while it runs ``busy_at``
         jobs of the queue or more: with every submit ringing, polling otherwise only finds
         work a submit could not start, which is while the worker was full (``busy_at`` its
-        concurrency).
+        concurrency). A poll that started jobs is followed by the next one at once while the
+        worker runs fewer than ``busy_at`` (the queue has a backlog, and the worker room for
+        it), and by busy polling for ``busy_grace_seconds``: at most one more poll per job
+        started.
         ``changed``, when given, is asked every ``check_seconds`` of an idle wait whether
         the queue may have work (a cheap check, no query); True ends the wait."""
         self.queue_name = queue_name
@@ -165,8 +167,13 @@ class QueueWake:
     def _timeout(self, dbos_timeout: float) -> float:
         now = time.monotonic()
         started, self._started_seen = self.started_jobs - self._started_seen, self.started_jobs
-        if started or self._running_jobs() >= self._busy_at:
+        running = self._running_jobs()
+        if started or running >= self._busy_at:
             self._busy_until = now + self._busy_grace
+        if started and running < self._busy_at:
+            # a backlog, and room for more of it: poll again now, not after DBOS's interval
+            # (which capped a worker at its concurrency per interval: 64 per 50 ms)
+            return 0.0
         if now < self._busy_until:
             return dbos_timeout
         return max(dbos_timeout, self.idle_seconds)
