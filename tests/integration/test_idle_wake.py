@@ -84,42 +84,14 @@ def test_the_dbos_internals_it_relies_on_are_there(api: Api) -> None:
         time.sleep(0.05)
 
 
-def test_a_submit_from_another_process_wakes_an_idle_worker(api: Api) -> None:
-    """On Postgres through a NOTIFY; on SQLite through the change to DBOS's database file."""
-    time.sleep(BUSY_GRACE + 0.5)
-    # enqueued the way another process would, with nothing rung in this one
-    job_id = uuid.uuid4().hex
-    other = DBOSClient(system_database_url=api.settings.dbos_system_url)
-    engine = sa.create_engine(api.settings.sqlalchemy_url, pool_size=1)
+def enqueue_elsewhere(settings: Settings, count: int) -> list[str]:
+    """Demo jobs enqueued the way another process would, with nothing rung in this one; then
+    the NOTIFY that process's submit sends (on Postgres) or its write to DBOS's file (SQLite)."""
+    job_ids = [uuid.uuid4().hex for _ in range(count)]
+    other = DBOSClient(system_database_url=settings.dbos_system_url)
+    engine = sa.create_engine(settings.sqlalchemy_url, pool_size=1)
     try:
-        other.enqueue(
-            {
-                "queue_name": QUEUE_NAME,
-                "workflow_name": "skyferry:demo",
-                "workflow_id": job_id,
-                "app_version": f"skyferry-{skyferry.__version__}",
-            },
-            {"steps": 1, "seconds_per_step": 0},
-        )
-        if engine.dialect.name == "postgresql":
-            notify(engine)
-        assert poll(api.client, job_id, timeout=30)["status"] == "succeeded"
-    finally:
-        other.destroy()
-        engine.dispose()
-
-
-def test_a_backlog_drains_without_waiting_for_the_idle_poll(api: Api) -> None:
-    """A poll that started jobs is followed by another at once: a queue holding more jobs
-    than a worker runs at a time (no-op jobs, each done long before the next look) drains at
-    DBOS's polling interval, not one worker's fill per idle poll (120 s here)."""
-    time.sleep(BUSY_GRACE + 0.5)
-    backlog = 4 * api.settings.worker_concurrency
-    other = DBOSClient(system_database_url=api.settings.dbos_system_url)
-    engine = sa.create_engine(api.settings.sqlalchemy_url, pool_size=1)
-    job_ids = [uuid.uuid4().hex for _ in range(backlog)]
-    try:
-        for job_id in job_ids:  # enqueued by another process: nothing rings until the last
+        for job_id in job_ids:
             other.enqueue(
                 {
                     "queue_name": QUEUE_NAME,
@@ -131,8 +103,24 @@ def test_a_backlog_drains_without_waiting_for_the_idle_poll(api: Api) -> None:
             )
         if engine.dialect.name == "postgresql":
             notify(engine)
-        for job_id in job_ids:
-            assert poll(api.client, job_id, timeout=30)["status"] == "succeeded"
     finally:
         other.destroy()
         engine.dispose()
+    return job_ids
+
+
+def test_a_submit_from_another_process_wakes_an_idle_worker(api: Api) -> None:
+    """On Postgres through a NOTIFY; on SQLite through the change to DBOS's database file."""
+    time.sleep(BUSY_GRACE + 0.5)
+    [job_id] = enqueue_elsewhere(api.settings, 1)
+    assert poll(api.client, job_id, timeout=30)["status"] == "succeeded"
+
+
+def test_a_backlog_drains_without_waiting_for_the_idle_poll(api: Api) -> None:
+    """A poll that started jobs is followed by another at once: a queue holding more jobs
+    than a worker runs at a time (no-op jobs, each done long before the next look) drains
+    without waiting for the idle poll (120 s here), which once started one worker's fill of
+    jobs per idle poll."""
+    time.sleep(BUSY_GRACE + 0.5)
+    for job_id in enqueue_elsewhere(api.settings, 4 * api.settings.worker_concurrency):
+        assert poll(api.client, job_id, timeout=30)["status"] == "succeeded"
