@@ -5,6 +5,7 @@ UV     := $(VENV)/bin/uv
 UV_VERSION := 0.13.9
 CHROMIUM ?= /usr/bin/chromium
 NPM ?= /usr/bin/npm
+PGBOUNCER ?= /usr/sbin/pgbouncer
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .PHONY: run test lint check install install-dev bench bench-tools clean
@@ -19,7 +20,7 @@ install: $(UV)  ## runtime dependencies, exactly as locked in uv.lock
 # --compile-bytecode: with PYTHONDONTWRITEBYTECODE set (as on our machines) nothing is cached on
 # import, and every `skyferry` process the tests start would compile its dependencies anew;
 # npm ci: the ASL validator `skyferry deploy stepfunctions --check` runs, as locked
-install-dev: $(UV) $(CHROMIUM) $(NPM)  ## runtime + test/lint dependencies, as locked
+install-dev: $(UV) $(CHROMIUM) $(NPM) $(PGBOUNCER)  ## runtime + test/lint dependencies, as locked
 	$(UV) sync --frozen --inexact --quiet --extra dev --compile-bytecode
 	npm ci --prefix tools/asl-validator --no-audit --no-fund --silent
 
@@ -42,6 +43,16 @@ $(NPM):
 			--no-install-recommends npm; \
 	else \
 		echo "$(NPM) is missing: sudo apt-get install npm (the stepfunctions checks need it)"; \
+	fi
+
+# pgbouncer: the transaction-pooler test runs skyferry behind it; Debian's package when missing
+# and the make runs as root (CI does), otherwise that test skips
+$(PGBOUNCER):
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends pgbouncer; \
+	else \
+		echo "$(PGBOUNCER) is missing: sudo apt-get install pgbouncer (the pooler test skips without it)"; \
 	fi
 
 run: install  ## serve on http://127.0.0.1:8000 with embedded SQLite + local files
