@@ -287,3 +287,35 @@ def test_a_response_over_lambdas_limit_is_a_413_naming_it(both: tuple[LambdaApp,
     )
     assert ranged["statusCode"] == 206
     assert body_of(ranged) == big[:1024]
+
+
+def test_behind_an_alb_a_response_over_its_1_mb_is_a_413_naming_it(
+    both: tuple[LambdaApp, str],
+) -> None:
+    """An ALB takes at most 1 MB of response JSON from a Lambda target (and answers 502 for
+    more): so 1.5 MB is refused as the handler's own 413, and the same through API Gateway
+    passes."""
+    app, url = both
+    body = b"y" * (1536 * 1024)
+    stored = httpx.put(
+        f"{url}/files/mid.bin", content=body, headers={"content-type": "application/octet-stream"}
+    )
+    assert stored.status_code in (200, 201)
+    alb = app(
+        event_for(
+            "powertools-albMultiValueHeadersEvent.json", "alb", "", "GET", "/file/download/mid.bin"
+        ),
+        CONTEXT,
+    )
+    assert alb["statusCode"] == 413
+    problem = json.loads(body_of(alb))
+    assert problem["limit_bytes"] == 1024 * 1024
+    assert "ALB" in problem["detail"]
+    gateway = app(
+        event_for(
+            "powertools-lambdaFunctionUrlEvent.json", "http", "", "GET", "/file/download/mid.bin"
+        ),
+        CONTEXT,
+    )
+    assert gateway["statusCode"] == 200
+    assert body_of(gateway) == body

@@ -4,15 +4,17 @@ become what each event family expects."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from skyferry.runtimes.asgi import AsgiResponse
 from skyferry.runtimes.aws_lambda import edge_refusal
 from skyferry.runtimes.lambda_http import InvalidBody, answer, family_of, parse
-from skyferry.runtimes.lambda_local import from_result, to_event
+from skyferry.runtimes.lambda_local import EventFormat, from_result, serve, to_event
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "lambda"
 
@@ -150,3 +152,33 @@ def test_lambda_serve_makes_the_events_each_format_sends(
 
     reply = answer(request, AsgiResponse(status=201, headers=[("set-cookie", "s=1")], body=b"ok"))
     assert from_result(reply) == (201, [("set-cookie", "s=1")], b"ok")
+
+
+@pytest.mark.parametrize(
+    ("event_format", "largest_body"),
+    [("alb", 1024 * 1024), ("http", 4 * 1024 * 1024)],  # ALB: 1 MB of body; else 6 MB of event
+)
+def test_lambda_serve_refuses_what_aws_would_not_pass_on(
+    event_format: EventFormat, largest_body: int
+) -> None:
+    """An ALB passes at most 1 MB of body to a Lambda target; API Gateway an event of at most
+    6 MB (the body base64 in it): anything larger is a 413, and never reaches the handler."""
+    seen: list[int] = []
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        seen.append(len(event["body"] or ""))
+        return {"statusCode": 204, "headers": {}, "body": ""}
+
+    server = serve(handler, event_format, host="127.0.0.1", port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/upload"
+    try:
+        assert httpx.post(url, content=b"x" * largest_body).status_code == 204
+        refused = httpx.post(url, content=b"x" * (largest_body + 1024 * 1024))
+        assert refused.status_code == 413
+        assert refused.json() == {"message": "Request Too Large"}
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(seen) == 1

@@ -31,12 +31,13 @@ from skyferry.config import Settings
 from skyferry.runtimes import freeze_startup_heap
 from skyferry.runtimes.asgi import call
 from skyferry.runtimes.lambda_http import (
-    REQUEST_LIMIT_BYTES,
+    PAYLOAD_LIMIT_BYTES,
     InvalidBody,
     answer,
     family_of,
     over_payload_limit,
     parse,
+    payload_limit,
     problem,
 )
 
@@ -99,7 +100,7 @@ class LambdaApp:
             return answer(exc.request, problem(exc.request, 400, str(exc)))
         response = await call(self.app, request.scope(), request.body)
         result = answer(request, response)
-        if over_payload_limit(result, len(response.body)):
+        if over_payload_limit(result, len(response.body), payload_limit(family)):
             from skyferry.runtimes.oversize import oversized
 
             result = answer(request, await oversized(self.settings, request, response))
@@ -133,7 +134,7 @@ def function_app(settings: Settings | None, *, run_workers: bool) -> FastAPI:
         os.environ.setdefault("SKYFERRY_DEFER_CONNECTIONS", "true")
     settings = settings or load_settings()
     if settings.app is None:
-        return create_app(settings, run_workers=run_workers, bodies_capped_at=REQUEST_LIMIT_BYTES)
+        return create_app(settings, run_workers=run_workers, bodies_capped_at=PAYLOAD_LIMIT_BYTES)
     return import_app(settings.app)
 
 

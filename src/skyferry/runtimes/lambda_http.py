@@ -42,11 +42,18 @@ from skyferry.runtimes.asgi import AsgiResponse
 Family = Literal["rest", "http", "alb"]
 
 PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
-"""Lambda's limit on a synchronous invocation's response (its whole JSON document)."""
+"""Lambda's limit on a synchronous invocation's event and on its response, each a whole JSON
+document: API Gateway answers 413 for a request whose event would be larger, and never
+invokes the function."""
 
-REQUEST_LIMIT_BYTES = 6 * 1024 * 1024
-"""Lambda's limit on a synchronous invocation's event (its whole JSON document): API Gateway
-and ALB answer 413 for a request whose event would be larger, and never invoke the function."""
+ALB_LIMIT_BYTES = 1024 * 1024
+"""An ALB's own, lower limits for a Lambda target: the request body, and the response JSON."""
+
+
+def payload_limit(family: Family) -> int:
+    """The largest answer, as a JSON document, that reaches the client through ``family``."""
+    return ALB_LIMIT_BYTES if family == "alb" else PAYLOAD_LIMIT_BYTES
+
 
 _TEXT_TYPES = (
     "application/json",
@@ -279,15 +286,15 @@ def problem(request: HttpRequest | None, status: int, detail: str, **extra: Any)
     return AsgiResponse(status=status, headers=headers, body=json.dumps(body).encode())
 
 
-def over_payload_limit(result: Mapping[str, Any], body_bytes: int) -> bool:
-    """Whether ``result``, as Lambda sends it on (a JSON document), is over its limit.
+def over_payload_limit(result: Mapping[str, Any], body_bytes: int, limit: int) -> bool:
+    """Whether ``result``, as Lambda sends it on (a JSON document), is over ``limit``.
 
     Serialising every answer again to count it would cost each event a tenth of its time;
     base64 makes a body at most 4/3 larger, so only a body near the limit is counted.
     """
-    if body_bytes * 4 // 3 + 64 * 1024 < PAYLOAD_LIMIT_BYTES:
+    if body_bytes * 4 // 3 + 64 * 1024 < limit:
         return False
-    return len(json.dumps(result, separators=(",", ":")).encode()) > PAYLOAD_LIMIT_BYTES
+    return len(json.dumps(result, separators=(",", ":")).encode()) > limit
 
 
 def _with_root(root_path: str, key: str, value: str) -> tuple[str, str]:

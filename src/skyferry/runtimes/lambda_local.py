@@ -3,8 +3,9 @@
 
 ``skyferry lambda serve`` runs it, so a user can curl their Lambda build without Docker or an
 AWS account. Like a Lambda instance it handles one event at a time, and like API Gateway it
-refuses a request whose event would be over Lambda's 6 MB (413, unread when its length says
-so): the app behind it leaves its own app-wide limit to Lambda.
+refuses a request whose event would be over Lambda's 6 MB (an ALB: whose body is over 1 MB)
+with a 413, unread when its length says so: the app behind it leaves its own app-wide limit
+to Lambda.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from types import SimpleNamespace
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from skyferry.runtimes.lambda_http import REQUEST_LIMIT_BYTES
+from skyferry.runtimes.lambda_http import ALB_LIMIT_BYTES, PAYLOAD_LIMIT_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -152,15 +153,18 @@ def serve(
 ) -> HTTPServer:
     """An HTTP server (not started) passing each request to ``handler`` as an event."""
 
+    # an ALB passes a Lambda target bodies of up to 1 MB; API Gateway whatever fits the event
+    body_limit = ALB_LIMIT_BYTES if event_format == "alb" else PAYLOAD_LIMIT_BYTES
+
     class EventHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def _forward(self) -> None:
             length = int(self.headers.get("content-length") or 0)
-            if length > REQUEST_LIMIT_BYTES:
-                # refused unread, as API Gateway does; the connection cannot be reused
+            if length > body_limit:
+                # refused unread, as API Gateway and an ALB do; the connection cannot be reused
                 self.close_connection = True
-                self._too_large(length)
+                self._too_large(length, "body", body_limit)
                 return
             body = self.rfile.read(length) if length else b""
             target = self.path
@@ -179,8 +183,8 @@ def serve(
                 event_format, self.command, target, list(self.headers.items()), body, stage=stage
             )
             size = len(json.dumps(event, separators=(",", ":")).encode())
-            if size > REQUEST_LIMIT_BYTES:
-                self._too_large(size)
+            if size > PAYLOAD_LIMIT_BYTES:
+                self._too_large(size, "event", PAYLOAD_LIMIT_BYTES)
                 return
             context = SimpleNamespace(
                 function_name="skyferry-local",
@@ -189,13 +193,14 @@ def serve(
             )
             self._send(*from_result(handler(event, context)))
 
-        def _too_large(self, size: int) -> None:
+        def _too_large(self, size: int, what: str, limit: int) -> None:
             log.warning(
-                "refused %s %s: its event would be %d bytes, over Lambda's %d-byte limit",
+                "refused %s %s: its %s would be %d bytes, over the %d-byte limit",
                 self.command,
                 self.path,
+                what,
                 size,
-                REQUEST_LIMIT_BYTES,
+                limit,
             )
             self._send(
                 413, [("content-type", "application/json")], b'{"message":"Request Too Large"}'

@@ -1,4 +1,5 @@
-"""Answers larger than Lambda can return (6 MB): a redirect to S3, or a 413.
+"""Answers larger than Lambda can return (6 MB; 1 MB behind an ALB): a redirect to S3, or a
+413.
 
 With the blob store on S3 the whole answer is stored under ``lambda-responses/`` beside the
 app's blobs and the client is sent there (``303 See Other``) with a presigned URL valid for
@@ -16,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 from skyferry.config import Settings
 from skyferry.runtimes.asgi import AsgiResponse
-from skyferry.runtimes.lambda_http import PAYLOAD_LIMIT_BYTES, HttpRequest, problem
+from skyferry.runtimes.lambda_http import HttpRequest, payload_limit, problem
 
 if TYPE_CHECKING:
     from obstore.store import S3Config  # only in obstore's type stubs
@@ -28,17 +29,20 @@ RESPONSES_PREFIX = "lambda-responses"
 async def oversized(
     settings: Settings, request: HttpRequest, response: AsgiResponse
 ) -> AsgiResponse:
-    """What to answer instead of ``response``, which is over Lambda's payload limit."""
+    """What to answer instead of ``response``, which is over the payload limit of the way
+    it came (``payload_limit``)."""
     if settings.blob_url.startswith("s3://") and request.method in ("GET", "HEAD"):
         return await _redirect_to_s3(settings, request, response)
+    limit = payload_limit(request.family)
+    whose = "an ALB's Lambda target" if request.family == "alb" else "AWS Lambda's"
     return problem(
         request,
         413,
-        f"the response ({len(response.body):,} bytes) is larger than AWS Lambda's "
-        f"{PAYLOAD_LIMIT_BYTES:,}-byte response payload limit; ask for less (a Range, a "
-        "filter, a page), or use the streaming deployment (Lambda Web Adapter)",
+        f"the response ({len(response.body):,} bytes) is larger than {whose} "
+        f"{limit:,}-byte response payload limit; ask for less (a Range, a filter, a page), "
+        "or use the streaming deployment (Lambda Web Adapter)",
         title="Content Too Large",
-        limit_bytes=PAYLOAD_LIMIT_BYTES,
+        limit_bytes=limit,
     )
 
 
