@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from skyferry.jobs import spread
-from skyferry.jobs.fanout import CheckpointWriter
+from skyferry.jobs.fanout import CheckpointWriter, ItemOutcome
 from skyferry.jobs.retry import Retry
 from skyferry.jobs.spread import ChunkClaimer, fan_out_item, spread_fan_out, use_claimer
 from skyferry.jobs.tables import fanout_chunks, fanout_items, workers
@@ -196,3 +196,26 @@ async def test_a_claim_takes_the_chunks_that_fill_a_workers_share_at_once(
             sa.select(fanout_chunks.c.start).where(fanout_chunks.c.owner == "worker-a")
         ).scalars()
         assert sorted(owned) == [0, 5, 10, 15, 20]
+
+
+async def test_an_outcome_that_cannot_be_stored_fails_only_its_own_item(
+    engine: sa.Engine,
+) -> None:
+    # a worker's one writer commits outcomes of other chunks and other jobs together
+    writer = CheckpointWriter(engine, give_up_after=None)
+    running = asyncio.create_task(writer.run())
+    try:
+        records = [
+            writer.record("job-1", "squares", ItemOutcome(0, True, 0)),
+            writer.record("job-2", "squares", ItemOutcome(0, True, object())),  # not JSON
+            writer.record("job-2", "squares", ItemOutcome(1, True, 1)),
+        ]
+        stored, unstorable, other = await asyncio.gather(*records, return_exceptions=True)
+    finally:
+        running.cancel()
+    assert stored is None
+    assert other is None
+    assert isinstance(unstorable, TypeError)
+    with engine.connect() as connection:
+        rows = connection.execute(sa.select(fanout_items.c.job_id, fanout_items.c.item)).all()
+    assert sorted(rows) == [("job-1", 0), ("job-2", 1)]

@@ -32,7 +32,11 @@ from sqlalchemy.engine import Engine
 
 from skyferry.jobs.retry import Retry
 from skyferry.jobs.tables import fanout_items
-from skyferry.storage.sql import insert_all_missing, retry_while_unreachable
+from skyferry.storage.sql import (
+    insert_all_missing,
+    is_database_unreachable,
+    retry_while_unreachable,
+)
 
 T = TypeVar("T")
 
@@ -235,26 +239,47 @@ class CheckpointWriter:
                 }
                 for job_id, name, o, _ in batch
             ]
+            futures = [future for *_, future in batch]
             try:
                 # an outage holds this batch; outcomes finishing meanwhile wait for the next one
-                await retry_while_unreachable(
-                    functools.partial(asyncio.to_thread, self._write, rows),
-                    what="fan-out checkpoints",
-                    give_up_after=self._give_up_after,
-                )
+                await self._commit(rows)
             except Exception as exc:
-                for *_, future in batch:
-                    if not future.done():  # its item's task may have been cancelled
-                        future.set_exception(exc)
+                if len(rows) == 1 or is_database_unreachable(exc):
+                    _settle(futures, exc)
+                    continue
+                # one outcome that cannot be stored (an output that is not JSON) fails its own
+                # item only: the others in the batch may be other chunks', other jobs'
+                for row, future in zip(rows, futures, strict=True):
+                    try:
+                        await self._commit([row])
+                    except Exception as own:
+                        _settle([future], own)
+                    else:
+                        _settle([future], None)
             else:
-                for *_, future in batch:
-                    if not future.done():
-                        future.set_result(None)
+                _settle(futures, None)
+
+    async def _commit(self, rows: list[dict[str, Any]]) -> None:
+        await retry_while_unreachable(
+            functools.partial(asyncio.to_thread, self._write, rows),
+            what="fan-out checkpoints",
+            give_up_after=self._give_up_after,
+        )
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
         with self._database.begin() as connection:
             # a second executor that resumed the same job may have written the row already
             insert_all_missing(connection, fanout_items, rows)
+
+
+def _settle(futures: list[asyncio.Future[None]], error: Exception | None) -> None:
+    for future in futures:
+        if future.done():  # its item's task was cancelled
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
 
 
 _LOAD_BATCH_ROWS = 5000
