@@ -5,7 +5,8 @@ as soon as it finishes, so a job resumed after a crash redoes only the items tha
 A DBOS step per item would do the same with one workflow-row lock per item; measured, that caps
 1000 items of 100 ms at about a third of the ideal speed (see docs/benchmarks.md), while these
 checkpoints are written in batches by one writer: every outcome that finished while the previous
-batch was committing goes in the next transaction (group commit, no timer).
+batch was committing goes in the next transaction (group commit, no timer). A fan-out spread over
+the workers has one writer per worker for all its chunks there (jobs/spread.py).
 
 A database outage pauses a fan-out rather than failing it: the writer holds its batch and tries
 again until the database is back (outcomes finished meanwhile join the batch), and an item whose

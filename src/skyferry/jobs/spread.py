@@ -3,27 +3,34 @@
 ``ctx.fan_out(..., across_workers=True)`` with an item function declared by name
 (``@skyferry.fan_out_item("mine.fetch")``, so every worker can look it up) splits the items into
 chunks, rows of ``skyferry_fanout_chunks``. Every worker on Postgres runs a ``ChunkClaimer``:
-it claims a chunk (``FOR UPDATE SKIP LOCKED``), runs it through ``run_fan_out`` (so each item is
-checkpointed in ``skyferry_fanout_items`` exactly as in a fan-out run in one process), renews
-its lease while it runs, and marks it done. A chunk whose worker died is claimed again once its
-lease (``executor_timeout_seconds``) has expired; its finished items are skipped, as on resume.
+it claims chunks (``FOR UPDATE SKIP LOCKED``), runs each through ``run_fan_out`` (so each item
+is checkpointed in ``skyferry_fanout_items`` exactly as in a fan-out run in one process), renews
+its leases while they run, and marks each done. A chunk whose worker died is claimed again once
+its lease (``executor_timeout_seconds``) has expired; its finished items are skipped, as on
+resume. The chunks a worker runs share its one checkpoint writer: an item counts as finished
+once its outcome is committed, and each commit takes every outcome of the worker's chunks that
+finished while the last one ran. At a kill, the items in flight (running, or finished and not
+yet committed) run again; every item committed before it never does.
 
 Concurrency is shared out by workers: each runs at most ``concurrency`` over the live workers
 (``skyferry_workers``) of a fan-out's items at once, through one semaphore for all the chunks
 it holds, and holds one chunk more than that share fills, claimed ahead: when a chunk ends,
-the next one's items are already running. Chunks that each ran a fixed part of the concurrency
-idled their slots between one chunk's end and the next one's claim, and one worker woken first
-took every chunk there was (measured: 0.45-0.54 of the ideal, against 0.71-0.79 now, and
-0.75-0.85 for the same fan-out in one worker: docs/benchmarks.md). A
-worker that joins while a fan-out runs takes a smaller share than those already in it had, so
-for that while the total may be above ``concurrency``; one that dies leaves it below.
+the next one's items are already running. One claim (one transaction) takes every chunk a
+worker lacks, so a worker's share fills at once when a fan-out starts. Chunks that each ran a
+fixed part of the concurrency idled their slots between one chunk's end and the next one's
+claim, and one worker woken first took every chunk there was (measured: 0.45-0.54 of the ideal,
+then 0.71-0.82 with shares, 0.82-0.87 now: docs/benchmarks.md). A worker that joins while a
+fan-out runs takes a smaller share than those already in it had, so for that while the total
+may be above ``concurrency``; one that dies leaves it below.
 
 A rate limit becomes a ``SharedRate`` (a sliding window in the database), which holds
 across the processes where an in-process limiter would allow the rate once per process.
 
 The job's own step inserts the chunks, wakes the workers (the NOTIFY of jobs/notify.py) and
-polls the chunks until every one is done, then reads the outcomes from the checkpoints in item
-order. On SQLite there is one process, so the fan-out runs in it as any other.
+waits until every chunk is done, then reads the outcomes from the checkpoints in item order.
+The worker whose chunk ended the fan-out announces it (``FAN_OUT_ENDED``, a NOTIFY), so the
+step looks at once; it also looks every ``POLL_SECONDS``, for progress and for an announcement
+that was lost. On SQLite there is one process, so the fan-out runs in it as any other.
 """
 
 from __future__ import annotations
