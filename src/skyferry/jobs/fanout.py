@@ -183,8 +183,8 @@ async def run_with_retry(
 ) -> ItemOutcome:
     """Up to ``retry.attempts`` tries of one item, waiting ``retry.wait_after`` between them.
 
-    A plain loop rather than tenacity's: its machinery cost every item ~50 us of CPU even when
-    the first attempt succeeds, which is most of a 10,000-item fan-out's own CPU.
+    A plain loop rather than tenacity's: its machinery cost every item CPU even when the first
+    attempt succeeds (~15 % of a worker's event loop in a 10,000-item fan-out, py-spy).
     """
     for attempts in range(1, retry.attempts + 1):
         try:

@@ -491,11 +491,12 @@ class ChunkClaimer:
         return share
 
     def _finish(self, chunk: _Chunk, error: str | None) -> bool:
-        """Mark the chunk done; True (after announcing it) if that may have ended its fan-out.
+        """Mark the chunk done; True (after announcing it) if that may have ended its fan-out:
+        no chunk of it is left, or this one failed (which fails the fan-out).
 
         The chunks left are counted after the commit, so of two workers finishing a fan-out's
-        last chunks at once the later one sees both done: the end is never missed, and at most
-        announced twice.
+        last chunks at once the later one sees both done: the end is never missed. Chunks that
+        end together may each announce it; each announcement costs the job's step one look.
         """
         chunks = fanout_chunks.c
         of_chunk = (
