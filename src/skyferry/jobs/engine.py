@@ -51,7 +51,13 @@ from skyferry.jobs.kinds import (
     register_workflows,
 )
 from skyferry.jobs.models import Job, JobPage, JobStatus, Progress
-from skyferry.jobs.notify import SubmitListener, SubmitNotifier, file_changes, notify
+from skyferry.jobs.notify import (
+    FAN_OUT_ENDED,
+    SubmitListener,
+    SubmitNotifier,
+    file_changes,
+    notify,
+)
 from skyferry.jobs.records import DBOS_STATUSES, JobCursor, new_job_record, to_job
 from skyferry.jobs.spread import ChunkClaimer, use_claimer
 from skyferry.jobs.tables import (
@@ -142,6 +148,7 @@ class JobEngine:
                 renew_seconds=self.settings.heartbeat_seconds,
                 give_up_after=self.settings.database_outage_seconds,
                 wake_others=self._submitted,
+                announce_end=lambda: notify(self._notify_engine, FAN_OUT_ENDED),
             )
             self._claimer.start()
             use_claimer(self._claimer)
@@ -220,8 +227,12 @@ class JobEngine:
             )
             self._listener = SubmitListener(connect, self._ring)
 
-    def _ring(self) -> None:
-        """A NOTIFY came: a job was submitted, or a fan-out has chunks to claim."""
+    def _ring(self, payload: str) -> None:
+        """A NOTIFY came: a job was submitted, or a fan-out has chunks to claim, or ended."""
+        if payload == FAN_OUT_ENDED:
+            if self._claimer is not None:
+                self._claimer.ended()
+            return
         if self._wake is not None:
             self._wake.ring()
         if self._claimer is not None:

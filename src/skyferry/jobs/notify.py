@@ -10,6 +10,10 @@ rings its queue's wake on every notification, and once more each time it (re)con
 what it may have missed meanwhile. Polling every ``queue_idle_polling_seconds`` stays as the
 fallback (a NOTIFY lost in an outage, a job enqueued by something other than skyferry).
 
+The same channel carries ``FAN_OUT_ENDED``, sent by the worker whose chunk ended a fan-out
+spread over the workers (jobs/spread.py): it wakes only the job's step waiting for that end,
+not the queue or the chunk claims.
+
 SQLite has no notifications, but every enqueue writes DBOS's database file (or its ``-wal``
 file in WAL mode): a ``stat`` of them every 100 ms (no query, no lock) tells an idle worker
 when to poll, whichever process wrote.
@@ -30,6 +34,9 @@ import sqlalchemy as sa
 log = logging.getLogger(__name__)
 
 CHANNEL = "skyferry_jobs"
+FAN_OUT_ENDED = "fan-out ended"
+"""The payload that says a fan-out spread over the workers may have ended; any other (a
+submit's is empty) wakes the queue."""
 
 
 class SubmitNotifier:
@@ -63,16 +70,22 @@ class SubmitNotifier:
                 log.debug("NOTIFY for a submitted job failed", exc_info=True)
 
 
-def notify(engine: sa.Engine) -> None:
+def notify(engine: sa.Engine, payload: str = "") -> None:
     with engine.connect() as connection:
-        connection.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
+        connection.execute(
+            sa.text("SELECT pg_notify(:channel, :payload)"),
+            {"channel": CHANNEL, "payload": payload},
+        )
         connection.commit()
 
 
 class SubmitListener:
-    """Holds a connection in LISTEN and calls ``ring`` on each notification and each connect."""
+    """Holds a connection in LISTEN and calls ``ring`` with the payload of each notification,
+    and with ``""`` on each connect."""
 
-    def __init__(self, connect: Callable[[], psycopg.Connection[Any]], ring: Callable[[], None]):
+    def __init__(
+        self, connect: Callable[[], psycopg.Connection[Any]], ring: Callable[[str], None]
+    ) -> None:
         self._connect = connect
         self._ring = ring
         self._stopping = threading.Event()
@@ -93,11 +106,11 @@ class SubmitListener:
                 with self._connect() as connection:
                     connection.autocommit = True
                     connection.execute(f"LISTEN {CHANNEL}")
-                    self._ring()  # what was submitted while this process was not listening
+                    self._ring("")  # what was submitted while this process was not listening
                     while not self._stopping.is_set():
                         # the timeout only bounds a stop whose NOTIFY never came
-                        for _ in connection.notifies(timeout=30, stop_after=1):
-                            self._ring()
+                        for notification in connection.notifies(timeout=30, stop_after=1):
+                            self._ring(notification.payload)
             except psycopg.Error:
                 if self._stopping.is_set():
                     return

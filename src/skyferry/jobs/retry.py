@@ -24,6 +24,13 @@ class Retry:
         if self.initial_seconds < 0 or self.backoff < 1 or self.max_seconds < 0:
             raise ValueError("Retry needs initial_seconds >= 0, backoff >= 1, max_seconds >= 0")
 
+    def wait_after(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt ``attempt`` (the first is 1) before the next."""
+        try:
+            return min(self.initial_seconds * self.backoff ** (attempt - 1), self.max_seconds)
+        except OverflowError:  # a backoff past float range waits the longest
+            return self.max_seconds
+
     def dbos_options(self) -> StepOptions:
         return {
             "retries_allowed": self.attempts > 1,

@@ -3,27 +3,34 @@
 ``ctx.fan_out(..., across_workers=True)`` with an item function declared by name
 (``@skyferry.fan_out_item("mine.fetch")``, so every worker can look it up) splits the items into
 chunks, rows of ``skyferry_fanout_chunks``. Every worker on Postgres runs a ``ChunkClaimer``:
-it claims a chunk (``FOR UPDATE SKIP LOCKED``), runs it through ``run_fan_out`` (so each item is
-checkpointed in ``skyferry_fanout_items`` exactly as in a fan-out run in one process), renews
-its lease while it runs, and marks it done. A chunk whose worker died is claimed again once its
-lease (``executor_timeout_seconds``) has expired; its finished items are skipped, as on resume.
+it claims chunks (``FOR UPDATE SKIP LOCKED``), runs each through ``run_fan_out`` (so each item
+is checkpointed in ``skyferry_fanout_items`` exactly as in a fan-out run in one process), renews
+its leases while they run, and marks each done. A chunk whose worker died is claimed again once
+its lease (``executor_timeout_seconds``) has expired; its finished items are skipped, as on
+resume. The chunks a worker runs share its one checkpoint writer: an item counts as finished
+once its outcome is committed, and each commit takes every outcome of the worker's chunks that
+finished while the last one ran. At a kill, the items in flight (running, or finished and not
+yet committed) run again; every item committed before it never does.
 
 Concurrency is shared out by workers: each runs at most ``concurrency`` over the live workers
 (``skyferry_workers``) of a fan-out's items at once, through one semaphore for all the chunks
 it holds, and holds one chunk more than that share fills, claimed ahead: when a chunk ends,
-the next one's items are already running. Chunks that each ran a fixed part of the concurrency
-idled their slots between one chunk's end and the next one's claim, and one worker woken first
-took every chunk there was (measured: 0.45-0.54 of the ideal, against 0.71-0.79 now, and
-0.75-0.85 for the same fan-out in one worker: docs/benchmarks.md). A
-worker that joins while a fan-out runs takes a smaller share than those already in it had, so
-for that while the total may be above ``concurrency``; one that dies leaves it below.
+the next one's items are already running. One claim (one transaction) takes every chunk a
+worker lacks, so a worker's share fills at once when a fan-out starts. Chunks that each ran a
+fixed part of the concurrency idled their slots between one chunk's end and the next one's
+claim, and one worker woken first took every chunk there was (measured: 0.45-0.54 of the ideal,
+then 0.71-0.82 with shares, 0.82-0.87 now: docs/benchmarks.md). A worker that joins while a
+fan-out runs takes a smaller share than those already in it had, so for that while the total
+may be above ``concurrency``; one that dies leaves it below.
 
 A rate limit becomes a ``SharedRate`` (a sliding window in the database), which holds
 across the processes where an in-process limiter would allow the rate once per process.
 
 The job's own step inserts the chunks, wakes the workers (the NOTIFY of jobs/notify.py) and
-polls the chunks until every one is done, then reads the outcomes from the checkpoints in item
-order. On SQLite there is one process, so the fan-out runs in it as any other.
+waits until every chunk is done, then reads the outcomes from the checkpoints in item order.
+The worker whose chunk ended the fan-out announces it (``FAN_OUT_ENDED``, a NOTIFY), so the
+step looks at once; it also looks every ``POLL_SECONDS``, for progress and for an announcement
+that was lost. On SQLite there is one process, so the fan-out runs in it as any other.
 """
 
 from __future__ import annotations
@@ -35,13 +42,19 @@ import logging
 import math
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
-from skyferry.jobs.fanout import FanOutResult, RateLimit, load_finished, run_fan_out
+from skyferry.jobs.fanout import (
+    CheckpointWriter,
+    FanOutResult,
+    RateLimit,
+    load_finished,
+    run_fan_out,
+)
 from skyferry.jobs.rates import SharedRate
 from skyferry.jobs.retry import Retry
 from skyferry.jobs.tables import fanout_chunks, fanout_items, limit_slots, workers
@@ -50,8 +63,8 @@ from skyferry.storage.sql import insert_all_missing, retry_while_unreachable
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.2
-"""How often the job's step looks at its chunks: a fan-out ends at most this late (three
-indexed counts a time)."""
+"""How often the job's step looks at its chunks for progress (three indexed counts a time); the
+chunk end that ends a fan-out wakes it at once, so this is only the fallback for its end."""
 IDLE_SECONDS = 5.0
 """How often an idle claimer looks for chunks when no NOTIFY woke it."""
 
@@ -153,21 +166,34 @@ async def spread_fan_out(
         )
 
     await database_call(lambda: _insert_chunks(database, rows, job_id, name))
-    if _claimer is not None:
-        _claimer.wake_all()
-    while True:
-        done, pending, error = await database_call(lambda: _status(database, job_id, name))
-        if error is not None:
-            raise FanOutChunkError(f"fan-out {name}: {error}")
-        if on_progress is not None:
-            await on_progress(done, total)
-        if pending == 0:
-            break
-        await asyncio.sleep(POLL_SECONDS)
+    with _watching_ends() as ended:
+        if _claimer is not None:
+            _claimer.wake_all()
+        while True:
+            ended.clear()  # before the look: an end announced while it runs is not lost
+            done, pending, error = await database_call(lambda: _status(database, job_id, name))
+            if error is not None:
+                raise FanOutChunkError(f"fan-out {name}: {error}")
+            if on_progress is not None:
+                await on_progress(done, total)
+            if pending == 0:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ended.wait(), POLL_SECONDS)
     finished = await database_call(lambda: load_finished(database, job_id, name, range(total)))
     if rate_limit is not None:
         await database_call(lambda: _forget_rate(database, _rate_name(job_id, name)))
     return FanOutResult([finished[index] for index in range(total)])
+
+
+@contextlib.contextmanager
+def _watching_ends() -> Iterator[asyncio.Event]:
+    """An event the process's claimer sets when a fan-out may have ended (none without one)."""
+    if _claimer is None:
+        yield asyncio.Event()
+        return
+    with _claimer.watching_ends() as ended:
+        yield ended
 
 
 def _insert_chunks(database: sa.Engine, rows: list[dict[str, Any]], job_id: str, name: str) -> None:
@@ -247,18 +273,25 @@ class ChunkClaimer:
         renew_seconds: float,
         give_up_after: float | None,
         wake_others: Callable[[], None],
+        announce_end: Callable[[], None],
     ) -> None:
+        """``announce_end`` tells every worker that a fan-out may have ended (a NOTIFY; called
+        from a thread), so the job's step waiting for it looks at once rather than at its poll."""
         self._database = database
         self._executor_id = executor_id
         self._lease_seconds = lease_seconds
         self._renew_seconds = renew_seconds
         self._give_up_after = give_up_after
         self._wake_others = wake_others
+        self._announce_end = announce_end
         self._woken = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._running: dict[tuple[str, str, int], asyncio.Task[None]] = {}
         self._shares: dict[tuple[str, str], _Share] = {}
+        self._watchers: set[asyncio.Event] = set()
+        # one writer for every chunk this worker runs: fewer, bigger commits than one a chunk
+        self._checkpoints = CheckpointWriter(database, give_up_after)
 
     def start(self) -> None:
         """Start on the running loop: the items run where the services' resources were opened."""
@@ -266,12 +299,32 @@ class ChunkClaimer:
         self._tasks = [
             asyncio.create_task(self._claim_chunks(), name="skyferry-fanout-claim"),
             asyncio.create_task(self._renew_leases(), name="skyferry-fanout-renew"),
+            asyncio.create_task(self._checkpoints.run(), name="skyferry-fanout-checkpoints"),
         ]
 
     def ring(self) -> None:
         """Look for chunks now; safe from any thread (the LISTEN thread rings it)."""
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._woken.set)
+
+    def ended(self) -> None:
+        """A fan-out may have ended (another worker announced it); safe from any thread."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wake_watchers)
+
+    @contextlib.contextmanager
+    def watching_ends(self) -> Iterator[asyncio.Event]:
+        """An event set whenever a fan-out may have ended, for a job's step waiting on one."""
+        ended = asyncio.Event()
+        self._watchers.add(ended)
+        try:
+            yield ended
+        finally:
+            self._watchers.discard(ended)
+
+    def _wake_watchers(self) -> None:
+        for ended in self._watchers:
+            ended.set()
 
     def wake_all(self) -> None:
         """Wake this process's claimer and, by NOTIFY, every other worker's."""
@@ -299,37 +352,44 @@ class ChunkClaimer:
             # what this worker holds of each fan-out, counted here: the claim runs in a thread
             held = Counter(key[:2] for key in self._running)
             try:
-                chunk = await retry_while_unreachable(
+                claimed, more = await retry_while_unreachable(
                     functools.partial(asyncio.to_thread, self._claim, held),
                     what="fan-out chunk claim",
                     give_up_after=None,
                 )
             except Exception:
                 log.exception("claiming a fan-out chunk failed")
-                chunk = None
-            if chunk is not None:
-                task = asyncio.create_task(self._run_chunk(chunk))
-                self._running[chunk.key] = task
+                claimed, more = [], False
+            for chunk in claimed:
+                self._running[chunk.key] = asyncio.create_task(self._run_chunk(chunk))
+            if more:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._woken.wait(), IDLE_SECONDS)
 
-    def _claim(self, held: Counter[tuple[str, str]]) -> _Chunk | None:
+    def _claim(self, held: Counter[tuple[str, str]]) -> tuple[list[_Chunk], bool]:
+        """The chunks this worker lacks of the first fan-out with chunks to claim, in one
+        transaction (at a fan-out's start, a worker's share fills at once), and whether to look
+        again at once: only when that fan-out had fewer chunks left than this worker lacked,
+        so another fan-out's may come next. A full share waits for its chunk to end instead of
+        paying a second claim per chunk for nothing."""
         chunks = fanout_chunks.c
         now = time.time()
+        claimable = (
+            chunks.done.is_(False),
+            sa.or_(chunks.owner.is_(None), chunks.lease_expires_at < now),
+        )
+        columns = (chunks.job_id, chunks.fanout, chunks.start, chunks["items"], chunks.plan)
         with self._database.begin() as connection:
             row = connection.execute(
-                sa.select(chunks.job_id, chunks.fanout, chunks.start, chunks["items"], chunks.plan)
-                .where(
-                    chunks.done.is_(False),
-                    sa.or_(chunks.owner.is_(None), chunks.lease_expires_at < now),
-                )
+                sa.select(*columns)
+                .where(*claimable)
                 .order_by(chunks.job_id, chunks.fanout, chunks.start)
                 .limit(1)
                 .with_for_update(skip_locked=True)
             ).first()
             if row is None:
-                return None
+                return [], False
             live = connection.execute(
                 sa.select(sa.func.count()).where(
                     workers.c.heartbeat_at >= now - self._lease_seconds
@@ -338,21 +398,28 @@ class ChunkClaimer:
             plan = row.plan
             share = math.ceil(int(plan["concurrency"]) / max(1, int(live)))
             # the chunks that fill this worker's share, and one claimed ahead
-            if held[row.job_id, row.fanout] >= math.ceil(share / int(plan["chunk_size"])) + 1:
+            wanted = math.ceil(share / int(plan["chunk_size"])) + 1 - held[row.job_id, row.fanout]
+            if wanted <= 0:
                 # this worker's own chunk ending rings it again, or the poll every IDLE_SECONDS
                 # (a worker that stopped gives its chunks back with a NOTIFY)
-                return None
-            chunk = _Chunk(row.job_id, row.fanout, row.start, row.items, plan, share)
+                return [], False
+            of_fanout = (chunks.job_id == row.job_id, chunks.fanout == row.fanout)
+            rows = [row]
+            if wanted > 1:
+                rows += connection.execute(
+                    sa.select(*columns)
+                    .where(*claimable, *of_fanout, chunks.start > row.start)
+                    .order_by(chunks.start)
+                    .limit(wanted - 1)
+                    .with_for_update(skip_locked=True)
+                ).all()
             connection.execute(
                 sa.update(fanout_chunks)
-                .where(
-                    chunks.job_id == chunk.job_id,
-                    chunks.fanout == chunk.fanout,
-                    chunks.start == chunk.start,
-                )
+                .where(*of_fanout, chunks.start.in_([chosen.start for chosen in rows]))
                 .values(owner=self._executor_id, lease_expires_at=now + self._lease_seconds)
             )
-        return chunk
+        claimed = [_Chunk(r.job_id, r.fanout, r.start, r.items, r.plan, share) for r in rows]
+        return claimed, len(claimed) < wanted
 
     async def _run_chunk(self, chunk: _Chunk) -> None:
         error: str | None = None
@@ -362,7 +429,7 @@ class ChunkClaimer:
             log.exception("fan-out chunk failed", extra={"job_id": chunk.job_id})
             error = f"{type(exc).__name__}: {exc}"[:2000]
         try:
-            await retry_while_unreachable(
+            ended = await retry_while_unreachable(
                 lambda: asyncio.to_thread(self._finish, chunk, error),
                 what="fan-out chunk",
                 give_up_after=None,
@@ -371,6 +438,8 @@ class ChunkClaimer:
             del self._running[chunk.key]
             if not any(key[:2] == chunk.key[:2] for key in self._running):
                 self._shares.pop(chunk.key[:2], None)
+        if ended:
+            self._wake_watchers()  # the job's step may be waiting in this process
         # the slot freed is in this worker's share: this claimer takes the next chunk. Waking
         # the others too cost every worker a claim (and a queue poll) per chunk, for nothing.
         self._woken.set()
@@ -404,6 +473,7 @@ class ChunkClaimer:
             on_progress=None,
             give_up_after=self._give_up_after,
             first=chunk.start,
+            checkpoints=self._checkpoints,
         )
 
     def _share(self, chunk: _Chunk) -> _Share:
@@ -420,19 +490,42 @@ class ChunkClaimer:
             )
         return share
 
-    def _finish(self, chunk: _Chunk, error: str | None) -> None:
+    def _finish(self, chunk: _Chunk, error: str | None) -> bool:
+        """Mark the chunk done; True (after announcing it) if that may have ended its fan-out:
+        no chunk of it is left, or this one failed (which fails the fan-out).
+
+        The chunks left are counted after the commit, so of two workers finishing a fan-out's
+        last chunks at once the later one sees both done: the end is never missed. Chunks that
+        end together may each announce it; each announcement costs the job's step one look.
+        """
         chunks = fanout_chunks.c
+        of_chunk = (
+            chunks.job_id == chunk.job_id,
+            chunks.fanout == chunk.fanout,
+            chunks.start == chunk.start,
+        )
         with self._database.begin() as connection:
             # every item of the chunk is checkpointed: done, whoever else may also run it
             connection.execute(
-                sa.update(fanout_chunks)
-                .where(
-                    chunks.job_id == chunk.job_id,
-                    chunks.fanout == chunk.fanout,
-                    chunks.start == chunk.start,
-                )
-                .values(done=True, owner=None, error=error)
+                sa.update(fanout_chunks).where(*of_chunk).values(done=True, owner=None, error=error)
             )
+        if error is None:
+            with self._database.connect() as connection:
+                left = connection.execute(
+                    sa.select(sa.func.count()).where(
+                        chunks.job_id == chunk.job_id,
+                        chunks.fanout == chunk.fanout,
+                        chunks.done.is_(False),
+                    )
+                ).scalar_one()
+            if left:
+                return False
+        try:
+            self._announce_end()
+        except sa.exc.SQLAlchemyError:
+            # the job's step finds the end at its next poll instead
+            log.warning("could not announce a fan-out's end", exc_info=True)
+        return True
 
     async def _renew_leases(self) -> None:
         while True:
