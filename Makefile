@@ -24,36 +24,32 @@ install-dev: $(UV) $(CHROMIUM) $(NPM) $(PGBOUNCER)  ## runtime + test/lint depen
 	$(UV) sync --frozen --inexact --quiet --extra dev --compile-bytecode
 	npm ci --prefix tools/asl-validator --no-audit --no-fund --silent
 
+# A tool the tests need, from Debian's packages: installed only when missing and the make runs
+# as root (CI does); otherwise a line says what to install and what goes without it
+define apt_install
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends $(1); \
+	else \
+		echo "$@ is missing: sudo apt-get install $(1) ($(2))"; \
+	fi
+endef
+
 # The browser tests drive Debian's Chromium through Playwright, which never downloads a browser
 # of its own. Installed only when missing (CI runs as root); elsewhere install it yourself, or
 # the browser tests skip.
 $(CHROMIUM):
-	@if [ "$$(id -u)" = 0 ]; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			--no-install-recommends chromium fonts-liberation; \
-	else \
-		echo "$(CHROMIUM) is missing: sudo apt-get install chromium (browser tests skip without it)"; \
-	fi
+	$(call apt_install,chromium fonts-liberation,browser tests skip without it)
 
 # npm installs the ASL validator the stepfunctions target's checks run; Debian's package when
 # missing and the make runs as root (CI does)
 $(NPM):
-	@if [ "$$(id -u)" = 0 ]; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			--no-install-recommends npm; \
-	else \
-		echo "$(NPM) is missing: sudo apt-get install npm (the stepfunctions checks need it)"; \
-	fi
+	$(call apt_install,npm,the stepfunctions checks need it)
 
 # pgbouncer: the transaction-pooler test runs skyferry behind it; Debian's package when missing
 # and the make runs as root (CI does), otherwise that test skips
 $(PGBOUNCER):
-	@if [ "$$(id -u)" = 0 ]; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			--no-install-recommends pgbouncer; \
-	else \
-		echo "$(PGBOUNCER) is missing: sudo apt-get install pgbouncer (the pooler test skips without it)"; \
-	fi
+	$(call apt_install,pgbouncer,the pooler test skips without it)
 
 run: install  ## serve on http://127.0.0.1:8000 with embedded SQLite + local files
 	$(VENV)/bin/skyferry datasets demo --if-missing
