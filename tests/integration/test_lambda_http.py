@@ -256,13 +256,18 @@ def test_a_body_that_is_not_base64_is_a_400_problem(both: tuple[LambdaApp, str])
         assert "base64" in problem["detail"]
 
 
+def store_file(url: str, name: str, content: bytes) -> None:
+    """Put a file through uvicorn, for the handler's events to download."""
+    stored = httpx.put(
+        f"{url}/files/{name}", content=content, headers={"content-type": "application/octet-stream"}
+    )
+    assert stored.status_code in (200, 201)
+
+
 def test_a_response_over_lambdas_limit_is_a_413_naming_it(both: tuple[LambdaApp, str]) -> None:
     app, url = both
     big = b"x" * (6 * 1024 * 1024)
-    stored = httpx.put(
-        f"{url}/files/big.bin", content=big, headers={"content-type": "application/octet-stream"}
-    )
-    assert stored.status_code in (200, 201)
+    store_file(url, "big.bin", big)
     answer = app(
         event_for(
             "powertools-lambdaFunctionUrlEvent.json", "http", "", "GET", "/file/download/big.bin"
@@ -297,10 +302,7 @@ def test_behind_an_alb_a_response_over_its_1_mb_is_a_413_naming_it(
     passes."""
     app, url = both
     body = b"y" * (1536 * 1024)
-    stored = httpx.put(
-        f"{url}/files/mid.bin", content=body, headers={"content-type": "application/octet-stream"}
-    )
-    assert stored.status_code in (200, 201)
+    store_file(url, "mid.bin", body)
     alb = app(
         event_for(
             "powertools-albMultiValueHeadersEvent.json", "alb", "", "GET", "/file/download/mid.bin"
