@@ -16,6 +16,9 @@ from playwright.sync_api import Page, expect
 from tests.browser.conftest import PageRecord
 from tests.browser.prefix_proxy import prefix_proxy
 
+# one xdist worker runs the module, so its module-scoped servers start once, not once per worker
+pytestmark = pytest.mark.xdist_group("browser")
+
 DASHBOARD_URL = re.compile(r".*/library/dashboard/[^/]+$")
 API_KEY = "library-pages-test-key"
 

@@ -23,6 +23,9 @@ from tests.e2e.processes import SKYFERRY, skyferry_env, start, stop, wait_http
 from tests.polling import poll
 from tests.servers import free_port
 
+# one xdist worker runs the module, so its module-scoped servers start once, not once per worker
+pytestmark = pytest.mark.xdist_group("lambda-services")
+
 FORMATS = {"rest": "dev", "http": None, "alb": None}  # event format → stage
 EXPORT = Path(__file__).parents[1] / "fixtures" / "library" / "goodreads_2026.csv"
 DEMO_ROWS = 2_000
@@ -52,6 +55,7 @@ def lambda_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     processes = [start(["worker"], env, tmp / "worker.log", cwd=tmp)]
     urls: dict[str, str] = {}
     try:
+        servers = []  # all started, then each waited for: they start side by side
         for event_format, stage in FORMATS.items():
             port = free_port()
             args = ["lambda", "serve", "--event-format", event_format, "--port", str(port)]
@@ -59,7 +63,9 @@ def lambda_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
             server = start(args, env, tmp / f"serve-{event_format}.log", cwd=tmp)
             processes.append(server)
             urls[event_format] = f"http://127.0.0.1:{port}" + (f"/{stage}" if stage else "")
-            wait_http(urls[event_format], server)
+            servers.append((urls[event_format], server))
+        for url, server in servers:
+            wait_http(url, server)
         yield urls
     finally:
         for process in processes:  # all stop at once, then each is waited for

@@ -22,6 +22,9 @@ import pytest
 from tests.e2e.processes import skyferry_env, start, stop, wait_http
 from tests.servers import free_port
 
+# one xdist worker runs the module, so its module-scoped servers start once, not once per worker
+pytestmark = pytest.mark.xdist_group("serve-limits")
+
 MIB = 1024 * 1024
 BODY_LIMIT = 10 * MIB  # SKYFERRY_MAX_BODY_BYTES's default
 UPLOAD_LIMIT = 1 * MIB

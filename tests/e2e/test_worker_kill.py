@@ -68,7 +68,9 @@ def test_killed_worker_loses_no_job_and_repeats_no_step(
 ) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = skyferry_env(tmp_path, database_url)
+    # idle workers would not poll again within the test: a job taken over from a silent
+    # worker must be started by its takeover, as a submitted one by its submit
+    env = skyferry_env(tmp_path, database_url, SKYFERRY_QUEUE_IDLE_POLLING_SECONDS="300")
     log = tmp_path / "processes.log"
     api = start(["serve", "--no-workers", "--port", str(port)], env, log)
     workers: list[subprocess.Popen[bytes]] = []

@@ -49,6 +49,7 @@ from skyferry.jobs.kinds import (
     Submission,
     kind_of_workflow,
     register_workflows,
+    running_jobs,
 )
 from skyferry.jobs.models import Job, JobPage, JobStatus, Progress
 from skyferry.jobs.notify import (
@@ -84,6 +85,7 @@ QUEUE_NAME = "skyferry-jobs"
 JOB_ID = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
 """What a job id looks like: ours are hex UUIDs, with dashes when derived from a key."""
 _IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d7a4e-2b9c-4f59-9a8e-5b1f0c3d2e71")
+_SHUTDOWN_CHECK_SECONDS = 0.05
 
 
 def new_executor_id() -> str:
@@ -154,7 +156,12 @@ class JobEngine:
             use_claimer(self._claimer)
         self._start_wakeups()
         if self.run_workers:
-            self._monitor = WorkerMonitor(self.platform.database, self.executor_id, self.settings)
+            self._monitor = WorkerMonitor(
+                self.platform.database,
+                self.executor_id,
+                self.settings,
+                wake_workers=self._submitted,
+            )
             self._monitor.start()
             if self.settings.queue_metric_namespace:
                 self._backlog = BacklogPublisher(self.settings, QUEUE_NAME)
@@ -181,7 +188,9 @@ class JobEngine:
             self._listener.stop(wake=lambda: notify(self._notify_engine))
         if self._notifier is not None:
             self._notifier.stop()
-        DBOS.destroy(workflow_completion_timeout_sec=grace if self.run_workers else 0)
+        if self.run_workers and grace > 0:
+            self._finish_running_jobs(grace)
+        DBOS.destroy(workflow_completion_timeout_sec=0)
         if self._monitor is not None:
             self._monitor.stop()
             self._monitor = None
@@ -189,6 +198,17 @@ class JobEngine:
         if self._requests_engine is not None:
             self._requests_engine.dispose()
         use_engine(None)
+
+    def _finish_running_jobs(self, grace_seconds: float) -> None:
+        """Take no more jobs and wait up to ``grace_seconds`` for the running ones to end.
+
+        DBOS.destroy can wait too, but it checks once a second, from a second after it is
+        called: every worker's shutdown would take a second or more with nothing running.
+        """
+        self.hold_queue()
+        deadline = time.monotonic() + grace_seconds
+        while int(running_jobs) and time.monotonic() < deadline:
+            time.sleep(_SHUTDOWN_CHECK_SECONDS)
 
     def _start_wakeups(self) -> None:
         """Idle workers sleep until a submit wakes them (jobs/dbos_idle.py, jobs/notify.py).

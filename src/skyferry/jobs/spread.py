@@ -67,6 +67,8 @@ POLL_SECONDS = 0.2
 chunk end that ends a fan-out wakes it at once, so this is only the fallback for its end."""
 IDLE_SECONDS = 5.0
 """How often an idle claimer looks for chunks when no NOTIFY woke it."""
+_STOP_SECONDS = 5.0
+"""How long a stopping claimer waits for its cancelled chunks to end."""
 
 ItemFn = Callable[[Any], Awaitable[Any]]
 
@@ -333,8 +335,7 @@ class ChunkClaimer:
 
     def stop(self) -> None:
         """Stop claiming; this worker's chunks go back to the others at once, not at expiry."""
-        for task in [*self._tasks, *self._running.values()]:
-            task.cancel()
+        self._cancel_tasks()
         try:
             with self._database.begin() as connection:
                 connection.execute(
@@ -345,6 +346,33 @@ class ChunkClaimer:
         except sa.exc.SQLAlchemyError:
             log.warning("could not release fan-out chunks; they expire instead", exc_info=True)
         self._wake_others()
+
+    def _cancel_tasks(self) -> None:
+        """Cancel the claimer's tasks on their loop and wait for them to end: a task cancelled
+        from another thread (the engine stops on one) is never run again if the loop closes
+        first, and asyncio reports it destroyed while pending."""
+        loop = self._loop
+        tasks = [*self._tasks, *self._running.values()]
+        if loop is None or loop.is_closed() or not tasks:
+            return
+        try:
+            on_the_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            on_the_loop = False
+        if on_the_loop:  # nothing can be awaited here: they end when the loop runs them
+            for task in tasks:
+                task.cancel()
+            return
+
+        async def cancel() -> None:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        try:
+            asyncio.run_coroutine_threadsafe(cancel(), loop).result(timeout=_STOP_SECONDS)
+        except TimeoutError:
+            log.warning("fan-out chunks still ending after %s s; stopping anyway", _STOP_SECONDS)
 
     async def _claim_chunks(self) -> None:
         while True:

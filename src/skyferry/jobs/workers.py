@@ -9,6 +9,9 @@ After a database outage every worker's heartbeat is stale at once, and live work
 one by one; a worker judging the others too early would take over jobs that are still running
 (and redo their steps). So a worker judges others only once its own heartbeats have been
 landing for a whole executor timeout: by then every live worker has beaten again.
+
+Re-enqueued jobs are announced like submits: idle workers (this one too) would otherwise find
+them only at their next idle poll, seconds after the takeover.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 import sqlalchemy as sa
 from dbos import DBOS
@@ -30,8 +34,16 @@ log = logging.getLogger(__name__)
 
 
 class WorkerMonitor:
-    def __init__(self, database: sa.Engine, executor_id: str, settings: Settings) -> None:
+    def __init__(
+        self,
+        database: sa.Engine,
+        executor_id: str,
+        settings: Settings,
+        *,
+        wake_workers: Callable[[], None],
+    ) -> None:
         self._database = database
+        self._wake_workers = wake_workers
         self._executor_id = executor_id
         self._interval = settings.heartbeat_seconds
         self._timeout = settings.executor_timeout_seconds
@@ -98,6 +110,7 @@ class WorkerMonitor:
             return []
         log.warning("resuming jobs of silent workers", extra={"executors": dead})
         recover_pending(dead)
+        self._wake_workers()
         with self._database.begin() as connection:
             connection.execute(
                 sa.delete(workers).where(
