@@ -8,7 +8,9 @@ The baseline, measured in the same run, is the same 200 provider calls under an 
 semaphore with nothing durable: what the books would cost with no job engine at all. The
 overlap of provider calls (from each chapter's recorded start and duration) shows whether the
 shared limit held across workers. A second case sets the limit to 5, so calls queue for slots.
-Last, the lease's own cost: one slot taken and given back, uncontended, in milliseconds.
+Where a book's time goes, from the chapters' records and the jobs' end times: from the first
+POST to its first chapter, its ten chapters, and its assembly after the last. Last, the lease's
+own cost: one slot taken and given back, uncontended, in milliseconds.
 
     .venv/bin/python bench/books.py [--backends sqlite,postgres]
 
@@ -33,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -43,6 +46,7 @@ from skyferry.jobs.limits import SharedLimit
 from skyferry.services.books.models import BookRequest
 from skyferry.services.books.providers.offline import OfflineProvider
 from skyferry.services.books.settings import BooksSettings
+from skyferry.services.books.tables import books as books_table
 from skyferry.storage import migrations
 from skyferry.storage.sql import create_engine
 
@@ -69,9 +73,12 @@ def wait_until_ready(url: str, workers: int, timeout: float = 90) -> None:
         raise TimeoutError(url)
 
 
-async def submit_and_wait(url: str) -> tuple[float, list[str]]:
+async def submit_and_wait(url: str) -> tuple[float, float, list[str]]:
+    """The wall time from the first POST to the last book seen succeeded, the clock time of
+    that first POST, and the books' ids."""
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
         body = {"topic": "urban beekeeping", "chapters": CHAPTERS, "words_per_chapter": WORDS}
+        submitted_at = time.time()
         started = time.perf_counter()
         responses = await asyncio.gather(
             *(client.post("/books", json={**body, "title": f"Book {n}"}) for n in range(BOOKS))
@@ -86,15 +93,34 @@ async def submit_and_wait(url: str) -> tuple[float, list[str]]:
                 elif book["status"] in ("failed", "cancelled"):
                     raise RuntimeError(f"book {book_id} {book['status']}: {book['error']}")
             await asyncio.sleep(0.02)
-        return time.perf_counter() - started, ids
+        return time.perf_counter() - started, submitted_at, ids
 
 
-def chapter_timings(blobs: Path, ids: list[str]) -> tuple[int, float]:
+def finish_times(database_url: str) -> dict[str, float]:
+    """When each book's row was marked succeeded: its assembly's commit point, on the same
+    clock as the chapters' records (the worker's)."""
+    engine = create_engine(load_settings(database_url=database_url).sqlalchemy_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(sa.select(books_table.c.id, books_table.c.finished_at))
+            return {str(book_id): float(finished) for book_id, finished in rows}
+    finally:
+        engine.dispose()
+
+
+def chapter_timings(
+    blobs: Path, ids: list[str], submitted_at: float, finished: dict[str, float]
+) -> dict[str, Any]:
     """From each chapter's recorded start and duration: the most provider calls in flight at
-    once, and the median gap between one chapter's end and the next one's start in a book (the
-    engine's per-step overhead: checkpoint, progress, slot, blob writes)."""
+    once; the median gap between one chapter's end and the next one's start in a book (the
+    engine's per-step overhead: checkpoint, progress, slot, blob writes); and where a book's
+    time goes (medians): from the first POST to its first chapter (submit, dequeue, outline),
+    its chapters, and from its last chapter's end to its job's end (the assembly)."""
     events: list[tuple[float, int]] = []
     gaps: list[float] = []
+    to_first: list[float] = []
+    spans: list[float] = []
+    assembly: list[float] = []
     for book_id in ids:
         paths = (blobs / "books" / book_id / "chapters").glob("*.json")
         chapters = sorted(
@@ -107,11 +133,22 @@ def chapter_timings(blobs: Path, ids: list[str]) -> tuple[int, float]:
             later["started_at"] - (earlier["started_at"] + earlier["seconds"])
             for earlier, later in itertools.pairwise(chapters)
         ]
+        first, last = chapters[0], chapters[-1]
+        last_end = last["started_at"] + last["seconds"]
+        to_first.append(first["started_at"] - submitted_at)
+        spans.append(last_end - first["started_at"])
+        assembly.append(finished[book_id] - last_end)
     most = current = 0
     for _, change in sorted(events):
         current += change
         most = max(most, current)
-    return most, statistics.median(gaps)
+    return {
+        "max_calls_in_flight": most,
+        "chapter_gap_ms_p50": round(statistics.median(gaps) * 1000, 1),
+        "to_first_chapter_s_p50": round(statistics.median(to_first), 3),
+        "chapters_s_p50": round(statistics.median(spans), 3),
+        "assembly_s_p50": round(statistics.median(assembly), 3),
+    }
 
 
 def books_run(backend: str, workers: int, concurrency: int, workdir: Path) -> dict[str, Any]:
@@ -133,8 +170,9 @@ def books_run(backend: str, workers: int, concurrency: int, workdir: Path) -> di
         with processes(commands, env, workdir / "bench.log", stagger_seconds=0.5):
             api = f"http://127.0.0.1:{port}"
             wait_until_ready(api, workers)
-            wall, ids = asyncio.run(submit_and_wait(api))
-        overlap, gap = chapter_timings(run_dir / "blobs", ids)
+            wall, submitted_at, ids = asyncio.run(submit_and_wait(api))
+        finished = finish_times(url)
+        timings = chapter_timings(run_dir / "blobs", ids, submitted_at, finished)
     ideal = BOOKS * CHAPTERS * SECONDS_PER_CHAPTER / concurrency
     result = {
         "backend": backend,
@@ -143,8 +181,7 @@ def books_run(backend: str, workers: int, concurrency: int, workdir: Path) -> di
         "ideal_seconds": round(ideal, 3),
         "actual_seconds": round(wall, 3),
         "efficiency": round(ideal / wall, 3),
-        "max_calls_in_flight": overlap,
-        "chapter_gap_ms_p50": round(gap * 1000, 1),
+        **timings,
     }
     print(json.dumps(result), flush=True)
     return result
@@ -197,8 +234,8 @@ def markdown(runs: list[dict[str, Any]], baselines: dict[int, float]) -> str:
     lines = [
         "| backend | workers | provider concurrency | ideal s | in-process baseline s "
         "| actual s | ideal / actual | baseline / actual | most calls in flight "
-        "| gap between chapters, ms p50 |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| gap between chapters, ms p50 | to first chapter s | chapters s | assembly s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         base = baselines[r["provider_concurrency"]]
@@ -206,7 +243,8 @@ def markdown(runs: list[dict[str, Any]], baselines: dict[int, float]) -> str:
             f"| {r['backend']} | {r['workers']} | {r['provider_concurrency']} | "
             f"{r['ideal_seconds']} | {base:.3f} | {r['actual_seconds']} | {r['efficiency']} | "
             f"{base / r['actual_seconds']:.3f} | {r['max_calls_in_flight']} | "
-            f"{r['chapter_gap_ms_p50']} |"
+            f"{r['chapter_gap_ms_p50']} | {r['to_first_chapter_s_p50']} | "
+            f"{r['chapters_s_p50']} | {r['assembly_s_p50']} |"
         )
     return "\n".join(lines)
 
