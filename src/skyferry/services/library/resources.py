@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import httpx
 
 import skyferry
+from skyferry.http.tls import tls_context
 from skyferry.services.library.cache import LookupCache
 from skyferry.services.library.providers import Source
 from skyferry.services.library.providers.google_books import GoogleBooksSource
@@ -38,7 +39,10 @@ async def _open(platform: skyferry.Platform) -> AsyncIterator[Library]:
     agent = settings.open_library_user_agent or f"skyferry-library/{skyferry.__version__}"
     timeout = httpx.Timeout(settings.request_timeout_seconds, connect=10.0)
     async with httpx.AsyncClient(
-        timeout=timeout, headers={"User-Agent": agent}, follow_redirects=True
+        timeout=timeout,
+        headers={"User-Agent": agent},
+        follow_redirects=True,
+        verify=tls_context(),
     ) as client:
         sources: list[Source] = []
         for name in dict.fromkeys(settings.providers):

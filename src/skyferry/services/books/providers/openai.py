@@ -27,6 +27,7 @@ from tenacity import (
 
 from skyferry import __version__
 from skyferry.http.retry_after import retry_after_seconds
+from skyferry.http.tls import tls_context
 from skyferry.services.books.errors import (
     ProviderError,
     ProviderHTTPError,
@@ -61,7 +62,7 @@ class OpenAIProvider:
         if self.settings.openai_api_key is not None:
             headers["Authorization"] = f"Bearer {self.settings.openai_api_key.get_secret_value()}"
         self._client = httpx.AsyncClient(
-            headers=headers, timeout=self.settings.request_timeout_seconds
+            headers=headers, timeout=self.settings.request_timeout_seconds, verify=tls_context()
         )
         return self
 

@@ -21,6 +21,7 @@ import httpx
 
 from skyferry.config import ConfigurationError
 from skyferry.http.retry_after import retry_after_seconds
+from skyferry.http.tls import tls_context
 from skyferry.services.tours.errors import PlaceNotFoundError, ProviderError
 from skyferry.services.tours.models import Attraction, City, LatLng
 from skyferry.services.tours.providers.http import (
@@ -63,7 +64,9 @@ class GooglePlaces:
         self.settings = settings
         self.base_url = settings.google_base_url
         self._key = settings.google_api_key.get_secret_value()
-        self._client = httpx.AsyncClient(timeout=settings.request_timeout_seconds)
+        self._client = httpx.AsyncClient(
+            timeout=settings.request_timeout_seconds, verify=tls_context()
+        )
 
     async def city(self, place_id: str, language: str | None) -> City:
         params = {"languageCode": language} if language else {}

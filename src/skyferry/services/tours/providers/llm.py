@@ -25,6 +25,7 @@ import httpx
 from pydantic import BaseModel, Field, ValidationError
 
 from skyferry.http.retry_after import retry_after_seconds
+from skyferry.http.tls import tls_context
 from skyferry.services.tours.errors import ProviderError
 from skyferry.services.tours.models import Attraction, City, Ranked
 from skyferry.services.tours.providers.http import (
@@ -144,7 +145,9 @@ class LlmFilter:
                 settings.openai_model,
             )
         self._headers = {"Authorization": f"Bearer {key.get_secret_value()}"} if key else {}
-        self._client = httpx.AsyncClient(timeout=settings.request_timeout_seconds)
+        self._client = httpx.AsyncClient(
+            timeout=settings.request_timeout_seconds, verify=tls_context()
+        )
 
     async def rank(
         self, city: City, attractions: list[Attraction], *, keep: int, language: str | None
