@@ -8,7 +8,7 @@ The baseline, measured in the same run, is the same 200 provider calls under an 
 semaphore with nothing durable: what the books would cost with no job engine at all. The
 overlap of provider calls (from each chapter's recorded start and duration) shows whether the
 shared limit held across workers. A second case sets the limit to 5, so calls queue for slots.
-Where a book's time goes, from the chapters' records and the jobs' end times: from the first
+Where a book's time goes, from the chapters' records and the books' rows: from the first
 POST to its first chapter, its ten chapters, and its assembly after the last. Last, the lease's
 own cost: one slot taken and given back, uncontended, in milliseconds.
 
@@ -115,7 +115,7 @@ def chapter_timings(
     once; the median gap between one chapter's end and the next one's start in a book (the
     engine's per-step overhead: checkpoint, progress, slot, blob writes); and where a book's
     time goes (medians): from the first POST to its first chapter (submit, dequeue, outline),
-    its chapters, and from its last chapter's end to its job's end (the assembly)."""
+    its chapters, and from its last chapter's end to its row marked succeeded (the assembly)."""
     events: list[tuple[float, int]] = []
     gaps: list[float] = []
     to_first: list[float] = []

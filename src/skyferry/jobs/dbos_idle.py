@@ -119,6 +119,11 @@ class QueueWake:
         _wakes_by_queue[self.queue_name] = self
         _count_started_jobs()
 
+    def running_jobs(self) -> int:
+        """Jobs of the queue this process is running now, as DBOS counts them (a job counts
+        until DBOS has recorded its outcome)."""
+        return self._running_jobs()
+
     def ring(self) -> None:
         """A job may be waiting: poll now (or right after the poll under way)."""
         with self._condition:

@@ -49,7 +49,6 @@ from skyferry.jobs.kinds import (
     Submission,
     kind_of_workflow,
     register_workflows,
-    running_jobs,
 )
 from skyferry.jobs.models import Job, JobPage, JobStatus, Progress
 from skyferry.jobs.notify import (
@@ -205,9 +204,11 @@ class JobEngine:
         DBOS.destroy can wait too, but it checks once a second, from a second after it is
         called: every worker's shutdown would take a second or more with nothing running.
         """
-        self.hold_queue()
+        if self._wake is None:
+            return
+        self._wake.hold()
         deadline = time.monotonic() + grace_seconds
-        while int(running_jobs) and time.monotonic() < deadline:
+        while self._wake.running_jobs() and time.monotonic() < deadline:
             time.sleep(_SHUTDOWN_CHECK_SECONDS)
 
     def _start_wakeups(self) -> None:

@@ -11,8 +11,7 @@ engine (a CLI command, a Lambda function's first events) does not pay for it.
 from __future__ import annotations
 
 import contextlib
-import threading
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 from pydantic import BaseModel
@@ -28,30 +27,6 @@ R = TypeVar("R")
 WORKFLOW_PREFIX = "skyferry:"
 
 JobFunction = Callable[["JobContext", P], Awaitable[R]]
-
-
-class _RunningJobs:
-    """How many jobs this process is running now: what a shutdown waits for."""
-
-    def __init__(self) -> None:
-        self._count = 0
-        self._lock = threading.Lock()
-
-    def __int__(self) -> int:
-        return self._count
-
-    @contextlib.contextmanager
-    def one(self) -> Iterator[None]:
-        with self._lock:
-            self._count += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._count -= 1
-
-
-running_jobs = _RunningJobs()
 
 
 class Submission(NamedTuple):
@@ -96,15 +71,14 @@ class JobKind(Generic[P, R]):
             workflow_id = DBOS.workflow_id
             assert workflow_id is not None  # DBOS runs this only as a workflow
             ctx = JobContext(workflow_id, name)
-            with running_jobs.one():
-                try:
-                    result = await fn(ctx, params.model_validate(raw_params))
-                except BaseException:
-                    with contextlib.suppress(Exception):  # the job's own error is the one to see
-                        await ctx.flush()
-                    raise
-                await ctx.flush()  # its progress lands before the job is seen to end
-                return result
+            try:
+                result = await fn(ctx, params.model_validate(raw_params))
+            except BaseException:
+                with contextlib.suppress(Exception):  # the job's own error is the one to see
+                    await ctx.flush()
+                raise
+            await ctx.flush()  # its progress lands before the job is seen to end
+            return result
 
         workflow.__qualname__ = workflow.__name__ = f"job_{name}"
         DBOS.workflow(name=WORKFLOW_PREFIX + name)(workflow)

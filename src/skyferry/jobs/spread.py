@@ -348,20 +348,13 @@ class ChunkClaimer:
         self._wake_others()
 
     def _cancel_tasks(self) -> None:
-        """Cancel the claimer's tasks on their loop and wait for them to end: a task cancelled
-        from another thread (the engine stops on one) is never run again if the loop closes
-        first, and asyncio reports it destroyed while pending."""
+        """Cancel the claimer's tasks on their loop and wait for them to end. Called off the
+        loop (the engine stops on a thread while the loop runs): a task cancelled from another
+        thread is never run again if the loop closes first, and asyncio reports it destroyed
+        while pending."""
         loop = self._loop
         tasks = [*self._tasks, *self._running.values()]
         if loop is None or loop.is_closed() or not tasks:
-            return
-        try:
-            on_the_loop = asyncio.get_running_loop() is loop
-        except RuntimeError:
-            on_the_loop = False
-        if on_the_loop:  # nothing can be awaited here: they end when the loop runs them
-            for task in tasks:
-                task.cancel()
             return
 
         async def cancel() -> None:
