@@ -71,7 +71,7 @@ def outage(server: PrivatePostgres) -> threading.Timer:
 async def test_giving_a_slot_back_during_an_outage_does_not_fail_the_work(
     server: PrivatePostgres, engine: sa.Engine
 ) -> None:
-    limit = SharedLimit(engine, "test", 1, lease_seconds=30)
+    limit = SharedLimit(engine, "test", 1, lease_seconds=30, keep_seconds=0)
     async with limit.hold():
         back = outage(server)  # the work is done; the database goes before the release
     back.join()
@@ -82,7 +82,7 @@ async def test_giving_a_slot_back_during_an_outage_does_not_fail_the_work(
 async def test_waiting_for_a_slot_outlasts_an_outage(
     server: PrivatePostgres, engine: sa.Engine
 ) -> None:
-    limit = SharedLimit(engine, "test", 1, lease_seconds=30)
+    limit = SharedLimit(engine, "test", 1, lease_seconds=30, keep_seconds=0)
     async with limit.hold():
         pass  # the slot rows exist; the next acquire starts during the outage
     back = outage(server)

@@ -27,18 +27,22 @@ class Books:
 @asynccontextmanager
 async def _open(platform: skyferry.Platform) -> AsyncIterator[Books]:
     settings = platform.settings.of(BooksSettings)
+    limit = skyferry.SharedLimit(
+        platform.database,
+        LIMIT,
+        settings.provider_concurrency,
+        lease_seconds=settings.provider_lease_seconds,
+    )
     async with open_provider(settings) as provider:
-        yield Books(
-            settings=settings,
-            store=BookStore(platform.database, platform.blobs),
-            provider=provider,
-            limit=skyferry.SharedLimit(
-                platform.database,
-                LIMIT,
-                settings.provider_concurrency,
-                lease_seconds=settings.provider_lease_seconds,
-            ),
-        )
+        try:
+            yield Books(
+                settings=settings,
+                store=BookStore(platform.database, platform.blobs),
+                provider=provider,
+                limit=limit,
+            )
+        finally:
+            await limit.close()  # the slots it kept go back now, not when their leases end
 
 
 books = skyferry.Resource("books", _open)
