@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from dbos import DBOS, StepOptions
-from sqlalchemy.engine import Engine
 
 from skyferry import platform
 from skyferry.jobs.fanout import FanOutResult, RateLimit, run_fan_out
+from skyferry.jobs.progress import progress_writer
 from skyferry.jobs.retry import DEFAULT_STEP_RETRY, Retry
 from skyferry.jobs.spread import ItemFunction, spread_fan_out
-from skyferry.jobs.tables import job_progress
 from skyferry.resources import Resource
-from skyferry.storage.sql import retry_while_unreachable, upsert
 
 T = TypeVar("T")
 
@@ -28,7 +25,7 @@ class JobContext:
         self.id = job_id
         self.kind = kind
         self.platform = platform.current()
-        self._writing: asyncio.Task[None] | None = None
+        self._writes: list[asyncio.Future[None]] = []
 
     def get(self, resource: Resource[T]) -> T:
         """A resource its service opened for this process (a store, a client, a limit)."""
@@ -37,39 +34,34 @@ class JobContext:
     async def progress(self, done: int, total: int | None = None, message: str = "") -> None:
         """Record progress durably, so any process can show it while the job runs.
 
-        The write runs while the job goes on (its next step), one write at a time in order,
-        and the job ends only once its last write has landed (``flush``): a progress write
-        used to cost each step of a job a round trip of its own. A job that resumes after a
-        crash reports its progress again as it replays, so a write lost with the process is
-        written again. During a database outage a write waits for the database to come back
-        rather than fail the job: the job's next checkpoint would wait for it anyway, and a
-        lost write would leave the last progress a job shows wrong for good. A write that
-        fails otherwise fails the job at its next progress call or at its end.
+        The write runs while the job goes on (its next step), batched with the progress of the
+        process's other jobs (jobs/progress.py), and the job ends only once its last write has
+        landed (``flush``): a progress write used to cost each step of a job a transaction of
+        its own. A job that resumes after a crash reports its progress again as it replays,
+        so a write lost with the process is written again. During a database outage a write
+        waits for the database to come back rather than fail the job: the job's next
+        checkpoint would wait for it anyway, and a lost write would leave the last progress a
+        job shows wrong for good. A write that fails otherwise fails the job at its next
+        progress call or at its end.
         """
-        previous = self._writing
-        if previous is not None and previous.done():
-            previous.result()  # raises what the previous write met
-            previous = None
-        self._writing = asyncio.create_task(self._write(previous, done, total, message))
+        self._raise_failed_writes()
+        writer = progress_writer(
+            self.platform.database, self.platform.settings.database_outage_seconds
+        )
+        self._writes.append(writer.write(self.id, done, total, message))
 
     async def flush(self) -> None:
-        """Wait for the last progress write (the job engine calls it as the job ends)."""
-        if self._writing is not None:
-            writing, self._writing = self._writing, None
-            await writing
+        """Wait for the job's progress writes (the job engine calls it as the job ends)."""
+        writes, self._writes = self._writes, []
+        for outcome in await asyncio.gather(*writes, return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                raise outcome
 
-    async def _write(
-        self, previous: asyncio.Task[None] | None, done: int, total: int | None, message: str
-    ) -> None:
-        if previous is not None:
-            await previous
-        await retry_while_unreachable(
-            lambda: asyncio.to_thread(
-                write_progress, self.platform.database, self.id, done, total, message
-            ),
-            what="a progress write",
-            give_up_after=self.platform.settings.database_outage_seconds,
-        )
+    def _raise_failed_writes(self) -> None:
+        failed = [w for w in self._writes if w.done() and w.exception() is not None]
+        self._writes = [w for w in self._writes if not w.done()]
+        if failed:
+            failed[0].result()  # raises what the write met
 
     async def fan_out(
         self,
@@ -133,21 +125,3 @@ class JobContext:
             await self.progress(done, total, f"{name}: {done} of {total}")
 
         return report
-
-
-def write_progress(
-    database: Engine, job_id: str, done: int, total: int | None, message: str
-) -> None:
-    with database.begin() as connection:
-        upsert(
-            connection,
-            job_progress,
-            {
-                "job_id": job_id,
-                "done": done,
-                "total": total,
-                "message": message[:500],
-                "updated_at": time.time(),
-            },
-            ["job_id"],
-        )

@@ -134,6 +134,9 @@ class SharedLimit:
         delay = _MIN_POLL_SECONDS
         outage = False
         while True:
+            kept = self._take_kept()  # freed here while this holder was trying the database
+            if kept is not None:
+                return kept
             yielding = self._yield_until - time.monotonic()
             if yielding > 0:  # a slot just went back for the other processes: not ours to take
                 handed = await self._wait_for_hand_on(yielding)
@@ -162,12 +165,27 @@ class SharedLimit:
                 return handed
 
     async def close(self) -> None:
-        """Give back the slots this process kept, and stop renewing (at the process's end)."""
-        for slot in list(self._kept):
-            self._kept.pop(slot).cancel()
-            await self._give_back(slot)
+        """Give back the slots this process kept, and stop renewing (at the process's end).
+
+        The release is one blocking statement on the loop, tried once: by now the job engine
+        may have shut down the executor ``asyncio.to_thread`` uses, and a slot that cannot be
+        given back frees itself when its lease ends.
+        """
         if self._giving_back:
-            await asyncio.gather(*self._giving_back)
+            await asyncio.gather(*self._giving_back, return_exceptions=True)
+        kept = list(self._kept)
+        for slot in kept:
+            self._kept.pop(slot).cancel()
+            self._taken_at.pop(slot, None)
+        if kept:
+            try:
+                self.release(kept, self.holder)
+            except sa.exc.SQLAlchemyError:
+                log.warning(
+                    "could not give back shared-limit slots; they free themselves when their "
+                    "leases end",
+                    extra={"limit": self.name, "slots": kept},
+                )
         if self._renewer is not None and not self._taken_at:
             self._renewer.cancel()
             self._renewer = None
@@ -302,7 +320,7 @@ class SharedLimit:
         self._taken_at.pop(slot, None)
         try:
             await retry_while_unreachable(
-                lambda: asyncio.to_thread(self.release, slot, self.holder),
+                lambda: asyncio.to_thread(self.release, [slot], self.holder),
                 what=f"giving back a slot of {self.name}",
                 give_up_after=self.lease_seconds,
             )
@@ -314,13 +332,13 @@ class SharedLimit:
                 extra={"limit": self.name, "slot": slot},
             )
 
-    def release(self, slot: int, holder: str) -> None:
+    def release(self, slots: list[int], holder: str) -> None:
         with self._lease_transaction() as connection:
             connection.execute(
                 sa.update(limit_slots)
                 .where(
                     limit_slots.c.name == self.name,
-                    limit_slots.c.slot == slot,
+                    limit_slots.c.slot.in_(slots),
                     limit_slots.c.holder == holder,
                 )
                 .values(holder=None, expires_at=0.0)

@@ -325,6 +325,15 @@ def upsert(
     connection.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates))
 
 
+def upsert_all(
+    connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]], keys: list[str]
+) -> None:
+    """``upsert`` for many rows (with the same columns) in one statement."""
+    statement = _insert(connection, table)
+    updates = {name: statement.excluded[name] for name in rows[0] if name not in keys}
+    connection.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates), rows)
+
+
 def insert_missing(connection: sa.Connection, table: sa.Table, row: dict[str, Any]) -> bool:
     """Insert the row unless its key is there already (ON CONFLICT DO NOTHING); True if it was.
 
