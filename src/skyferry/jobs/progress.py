@@ -3,10 +3,11 @@
 A job reports progress before each step; twenty books writing chapters made twenty progress
 transactions a round, each about 1.5 ms of the worker's CPU under load, for rows nobody reads
 more often than a client polls. The writer of a process (one per database and event loop)
-sends the first write at once, and while a write is in flight collects the next ones, keeping
-only the newest of each job, which the next statement writes together. A job's writes so land
-in order, the newest last; each caller gets a future that settles when its write, or a newer
-one of the same job, has landed, or with the error that kept it from landing.
+sends what was written together at once, in one statement, and while that is in flight
+collects the next writes, keeping only the newest of each job, for the next statement. A
+job's writes so land in order, the newest last; each caller gets a future that settles when
+its write, or a newer one of the same job, has landed, or with the error that kept it from
+landing.
 
 During a database outage a batch waits for the database to come back (up to
 ``give_up_after``) rather than fail its jobs: their next checkpoints would wait for it anyway.

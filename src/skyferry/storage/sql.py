@@ -320,9 +320,7 @@ def upsert(
     connection: sa.Connection, table: sa.Table, values: dict[str, Any], keys: list[str]
 ) -> None:
     """Insert a row or overwrite its non-key columns; both dialects speak ON CONFLICT."""
-    statement = _insert(connection, table).values(**values)
-    updates = {name: statement.excluded[name] for name in values if name not in keys}
-    connection.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates))
+    upsert_all(connection, table, [values], keys)
 
 
 def upsert_all(
